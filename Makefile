@@ -1,0 +1,40 @@
+# The two commands: `make demo` runs the main job on its embedded default, `make test` runs the tests.
+# Both create .venv in the repo when it is missing and install what they need into it.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# On a machine without torch we install exactly this version (a local CPU wheel here; an unpinned
+# torch would pull several GB of CUDA packages). A machine whose python already has torch (a GPU
+# box) gets a venv that sees it, so its own torch build is used.
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench lint clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@if [ ! -x $(BIN)/python ]; then \
+	  if $(PY) -c "import torch" 2>/dev/null; then \
+	    echo "using the torch of $(PY)"; $(PY) -m venv --system-site-packages $(VENV); \
+	  else $(PY) -m venv $(VENV); fi; \
+	fi
+	@$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "$(TORCH_SPEC)"
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m hermes4.demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: $(STAMP)
+	$(BIN)/pip install -q -e '.[test,bench]'
+	@echo "see benchmarks/README.md"
+
+lint: $(STAMP)
+	$(BIN)/python -m ruff check src tests benchmarks
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

@@ -1,0 +1,3 @@
+from hermes4.cli import main
+
+main()

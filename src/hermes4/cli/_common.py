@@ -1,0 +1,38 @@
+"""Shared CLI conventions: how a command reads its input and reports bad input."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+
+class UsageFailure(Exception):
+    """Bad input from the user. `main` prints `hermes4: <message>` on stderr and exits with code 2."""
+
+
+def fail(message: str) -> typer.Exit:
+    """Print one line on stderr and exit 2. Use as `raise fail("input.json: line 3: ...")`."""
+    print(f"hermes4: {message}", file=sys.stderr)
+    return typer.Exit(code=2)
+
+
+def read_text(path: str | None) -> tuple[str, str]:
+    """Read FILE or stdin (`-` or None); returns (text, name used in error messages)."""
+    if path in (None, "-"):
+        return sys.stdin.read(), "<stdin>"
+    p = Path(path)
+    if not p.is_file():
+        raise fail(f"{path}: no such file")
+    return p.read_text(encoding="utf-8"), path
+
+
+def read_json(path: str | None) -> tuple[Any, str]:
+    text, name = read_text(path)
+    try:
+        return json.loads(text), name
+    except json.JSONDecodeError as exc:
+        raise fail(f"{name}: line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}") from None
