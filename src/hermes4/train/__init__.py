@@ -1,0 +1,1 @@
+"""Training: conversations to packed batches, SFT on FSDP2, length control, export, tiny models."""
