@@ -1,0 +1,1 @@
+"""DataForge: synthetic data from seeded random walks through graphs of transformation nodes."""
