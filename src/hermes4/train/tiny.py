@@ -1,0 +1,142 @@
+"""The tiny model factory: a small random-init Qwen3 model and a locally trained Hermes tokenizer in one folder.
+
+`init_tiny(DIR)` writes a Hugging Face folder that `AutoTokenizer` / `AutoModelForCausalLM` load offline in a
+second or two: a byte-level BPE tokenizer trained on the corpus shipped next to this module (English, numbers,
+JSON, code), with every Hermes control and tag token as a single added token, eos/pad set for the format and
+the exported chat template saved; and a Qwen3ForCausalLM with random weights in safetensors. The same seed
+gives the same tokenizer and the same weights. The tokenizer adds no BOS/EOS by itself: rendered text carries
+its own, so `tokenizer(text)` gives exactly the ids the chat layer computes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from hermes4.chat.formats import CONTROL_TOKENS, PAD_TOKEN, TAG_TOKENS, get_format
+from hermes4.chat.template import export_template
+
+CORPUS_PATH = Path(__file__).with_name("tiny_corpus.txt")
+
+# Qwen2/3's pre-tokenizer split: digits one by one, letters in runs, punctuation runs, newlines apart.
+_SPLIT_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+
+
+@dataclass(frozen=True)
+class TinySize:
+    """Model dimensions; the defaults make a ~0.5M-parameter model that runs a forward pass in milliseconds."""
+
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 4
+    num_kv_heads: int = 2
+    intermediate_size: int = 128
+    max_position_embeddings: int = 8192
+    tie_embeddings: bool = True
+
+
+def build_tokenizer(format: str = "chatml", *, vocab_size: int = 2048, corpus: Path = CORPUS_PATH):
+    """Train the byte-level BPE tokenizer and wrap it as a `PreTrainedTokenizerFast` with the chat template."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import AddedToken
+    from transformers import PreTrainedTokenizerFast
+
+    fmt = get_format(format)
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(_SPLIT_PATTERN), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    tokenizer.decoder = decoders.ByteLevel()
+    # No post-processor: nothing is ever added around the text, and offsets stay untrimmed (every character
+    # belongs to a token), which the loss masks rely on.
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=1,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+        special_tokens=[],
+    )
+    tokenizer.train([str(corpus)], trainer)
+    tokenizer.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in (*CONTROL_TOKENS, PAD_TOKEN)])
+    tokenizer.add_tokens([AddedToken(t, special=False, normalized=False) for t in TAG_TOKENS])
+
+    wrapped = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        bos_token=fmt.bos_token,
+        eos_token=fmt.eos_token,
+        pad_token=PAD_TOKEN,
+        model_max_length=TinySize.max_position_embeddings,
+        clean_up_tokenization_spaces=False,
+    )
+    wrapped.chat_template = export_template(fmt)
+    return wrapped
+
+
+def init_tiny(
+    out_dir: str | Path,
+    *,
+    format: str = "chatml",
+    size: TinySize | None = None,
+    vocab_size: int = 2048,
+    seed: int = 0,
+    dtype: str = "float32",
+) -> Path:
+    """Write a tiny Hugging Face model folder (tokenizer + Qwen3 random init) to `out_dir` and return its path."""
+    import torch
+    from transformers import GenerationConfig, Qwen3Config, Qwen3ForCausalLM
+
+    size = size or TinySize()
+    if size.hidden_size % size.num_heads or size.num_heads % size.num_kv_heads:
+        raise ValueError(
+            f"tiny size: hidden_size ({size.hidden_size}) must divide by num_heads ({size.num_heads}) "
+            f"and num_heads by num_kv_heads ({size.num_kv_heads})"
+        )
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = build_tokenizer(format, vocab_size=vocab_size)
+    tokenizer.save_pretrained(out)
+
+    fmt = get_format(format)
+    eos_id = tokenizer.convert_tokens_to_ids(fmt.eos_token)
+    pad_id = tokenizer.convert_tokens_to_ids(PAD_TOKEN)
+    bos_id = tokenizer.convert_tokens_to_ids(fmt.bos_token) if fmt.bos_token else None
+    config = Qwen3Config(
+        vocab_size=len(tokenizer),
+        hidden_size=size.hidden_size,
+        intermediate_size=size.intermediate_size,
+        num_hidden_layers=size.num_layers,
+        num_attention_heads=size.num_heads,
+        num_key_value_heads=size.num_kv_heads,
+        head_dim=size.hidden_size // size.num_heads,
+        max_position_embeddings=size.max_position_embeddings,
+        tie_word_embeddings=size.tie_embeddings,
+        bos_token_id=bos_id,
+        eos_token_id=eos_id,
+        pad_token_id=pad_id,
+        dtype=dtype,
+    )
+    # Seed a private generator state so the weights depend on `seed` only, not on what ran before.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = Qwen3ForCausalLM(config)
+    model.to(getattr(torch, dtype))
+    model.generation_config = GenerationConfig(bos_token_id=bos_id, eos_token_id=eos_id, pad_token_id=pad_id)
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a tiny folder needs no "writing shards" bar
+    try:
+        model.save_pretrained(out)
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
+    (out / "hermes4_tiny.json").write_text(
+        json.dumps({"format": format, "seed": seed, "vocab_size": vocab_size, "size": asdict(size)}, indent=2) + "\n"
+    )
+    return out
