@@ -1,0 +1,272 @@
+"""Typed training configuration: the `train:` and `length_control:` sections of a recipe YAML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; the message names the field (e.g. `train.optim.lr`) and what is allowed."""
+
+
+class _Strict(BaseModel):
+    # A misspelt key is an error, never silently ignored: `lr_warmup: 300` must not train without warmup.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# Shapes of the paper's base models (and the benchmark sizes), so a plan or a random-init run works
+# offline, without the hub. Values are the published config.json fields.
+ARCHITECTURES: dict[str, dict[str, Any]] = {
+    "qwen3-0.6b": dict(model_type="qwen3", hidden_size=1024, intermediate_size=3072, num_hidden_layers=28,
+                       num_attention_heads=16, num_key_value_heads=8, head_dim=128, vocab_size=151936,
+                       tie_word_embeddings=True, max_position_embeddings=40960, rope_theta=1_000_000),
+    "qwen3-1.7b": dict(model_type="qwen3", hidden_size=2048, intermediate_size=6144, num_hidden_layers=28,
+                       num_attention_heads=16, num_key_value_heads=8, head_dim=128, vocab_size=151936,
+                       tie_word_embeddings=True, max_position_embeddings=40960, rope_theta=1_000_000),
+    "qwen3-8b": dict(model_type="qwen3", hidden_size=4096, intermediate_size=12288, num_hidden_layers=36,
+                     num_attention_heads=32, num_key_value_heads=8, head_dim=128, vocab_size=151936,
+                     tie_word_embeddings=False, max_position_embeddings=40960, rope_theta=1_000_000),
+    "qwen3-14b": dict(model_type="qwen3", hidden_size=5120, intermediate_size=17408, num_hidden_layers=40,
+                      num_attention_heads=40, num_key_value_heads=8, head_dim=128, vocab_size=151936,
+                      tie_word_embeddings=False, max_position_embeddings=40960, rope_theta=1_000_000),
+    "llama3.1-8b": dict(model_type="llama", hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
+                        num_attention_heads=32, num_key_value_heads=8, vocab_size=128256,
+                        tie_word_embeddings=False, max_position_embeddings=131072, rope_theta=500_000),
+    "llama3.1-70b": dict(model_type="llama", hidden_size=8192, intermediate_size=28672, num_hidden_layers=80,
+                         num_attention_heads=64, num_key_value_heads=8, vocab_size=128256,
+                         tie_word_embeddings=False, max_position_embeddings=131072, rope_theta=500_000),
+    "llama3.1-405b": dict(model_type="llama", hidden_size=16384, intermediate_size=53248, num_hidden_layers=126,
+                          num_attention_heads=128, num_key_value_heads=8, vocab_size=128256,
+                          tie_word_embeddings=False, max_position_embeddings=131072, rope_theta=500_000),
+}
+
+
+class ModelConfig(_Strict):
+    path: str = Field(description="local Hugging Face folder (or hub id where the network allows)")
+    tokenizer: str | None = Field(default=None, description="tokenizer folder; defaults to `path`")
+    architecture: Literal[tuple(ARCHITECTURES)] | None = Field(  # type: ignore[valid-type]
+        default=None, description="known shape used when `path` is not a local folder (plans, random init)")
+    init: Literal["pretrained", "random"] = "pretrained"
+    format: Literal["chatml", "llama3"] = "chatml"
+    attn_implementation: Literal["auto", "sdpa", "eager", "flex_attention", "flash_attention_2",
+                                 "flash_attention_3"] = Field(
+        default="auto", description="auto = sdpa with a block mask on CPU, flex attention on GPU")
+
+
+class DataConfig(_Strict):
+    """What the data pipeline (hermes4.train.data) reads; the trainer only needs rows of `seq_len` tokens."""
+
+    tokenized: str | None = Field(default=None, description="a saved TokenizedSamples folder (ids + loss masks)")
+    sources: list[dict[str, Any]] = Field(default_factory=list, description="conversation sources with weights")
+    seq_len: int = Field(default=16384, gt=0)
+    overlong: Literal["drop", "truncate"] = "drop"
+    pack_algo: Literal["bfd", "first-fit"] = "bfd"
+    cache_dir: str | None = None
+    num_workers: int = Field(default=0, ge=0)
+
+
+class OptimConfig(_Strict):
+    lr: float = Field(default=5e-5, gt=0)
+    betas: tuple[float, float] = (0.9, 0.95)
+    eps: float = Field(default=1e-8, gt=0)
+    weight_decay: float = Field(default=0.01, ge=0)
+    grad_clip: float | None = Field(default=1.0, description="max global grad norm; null disables clipping")
+    fused: bool | None = Field(default=None, description="fused AdamW; null = on for CUDA")
+
+
+class ScheduleConfig(_Strict):
+    steps: int = Field(default=9000, gt=0)
+    warmup_steps: int = Field(default=300, ge=0)
+    decay: Literal["cosine", "linear", "constant"] = "cosine"
+    min_lr_ratio: float = Field(default=0.0, ge=0, le=1)
+
+
+class ParallelConfig(_Strict):
+    fsdp: bool = True
+    tp: int = Field(default=1, ge=1, description="tensor-parallel degree (inner mesh dimension)")
+    planned_world_size: int | None = Field(
+        default=None, gt=0, description="GPUs the recipe was sized for; used by --dry-run outside torchrun")
+    mixed_precision: Literal["auto", "bf16", "fp32"] = Field(default="auto", description="auto = bf16 on GPU")
+    activation_checkpointing: bool = False
+    compile: bool = False
+    reshard_after_forward: bool = True
+    backend: Literal["auto", "gloo", "nccl"] = "auto"
+
+
+class LossConfig(_Strict):
+    chunk_tokens: int = Field(default=2048, gt=0, description="rows of logits materialised at once in CE")
+    chunked: Literal["auto", "on", "off"] = Field(default="auto", description="auto = on for GPU")
+
+
+class CheckpointConfig(_Strict):
+    dir: str | None = Field(default=None, description="defaults to <output_dir>/checkpoints")
+    every: int = Field(default=500, ge=0, description="steps between checkpoints; 0 = only the last")
+    keep: int = Field(default=3, ge=1)
+    resume: Literal["auto", "never"] | str = Field(default="auto", description="auto = latest in dir; or a path")
+
+
+class LoggingConfig(_Strict):
+    every: int = Field(default=1, gt=0)
+    jsonl: str | None = Field(default=None, description="defaults to <output_dir>/metrics.jsonl")
+    progress: bool = True
+    tensorboard: bool = False
+    wandb_project: str | None = None
+    peak_flops: float | None = Field(default=None, gt=0, description="per-device peak FLOP/s for MFU")
+
+
+class ExportConfig(_Strict):
+    dir: str | None = Field(default=None, description="defaults to <output_dir>/final")
+    enabled: bool = True
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
+        default="auto", description="auto = the base model's declared dtype")
+
+
+class TrainConfig(_Strict):
+    model: ModelConfig
+    data: DataConfig = Field(default_factory=DataConfig)
+    output_dir: str = "runs/train"
+    seed: int = 0
+    global_batch_size: int = Field(default=384, gt=0, description="rows of seq_len tokens per optimizer step")
+    micro_batch_size: int = Field(default=1, gt=0, description="rows per forward pass per data-parallel rank")
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    parallel: ParallelConfig = Field(default_factory=ParallelConfig)
+    loss: LossConfig = Field(default_factory=LossConfig)
+    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)
+
+    @model_validator(mode="after")
+    def _schedule_fits(self) -> TrainConfig:
+        if self.schedule.warmup_steps > self.schedule.steps:
+            raise ValueError(
+                f"schedule.warmup_steps ({self.schedule.warmup_steps}) exceeds schedule.steps ({self.schedule.steps})")
+        return self
+
+    def grad_accum_steps(self, dp_size: int) -> int:
+        """Micro-batches per rank per step; the global batch must split evenly over ranks and micro-batches."""
+        rows_per_pass = self.micro_batch_size * dp_size
+        if self.global_batch_size % rows_per_pass:
+            raise ConfigError(
+                f"train.global_batch_size: {self.global_batch_size} is not a multiple of micro_batch_size "
+                f"({self.micro_batch_size}) x data-parallel ranks ({dp_size}); allowed: multiples of {rows_per_pass}")
+        return self.global_batch_size // rows_per_pass
+
+    def resolved(self, name: str) -> Path:
+        """Output paths with their defaults under `output_dir`."""
+        out = Path(self.output_dir)
+        defaults = {"checkpoint": out / "checkpoints", "jsonl": out / "metrics.jsonl", "export": out / "final"}
+        given = {"checkpoint": self.checkpoint.dir, "jsonl": self.logging.jsonl, "export": self.export.dir}[name]
+        return Path(given) if given else defaults[name]
+
+
+class LengthControlConfig(_Strict):
+    """The length-control SFT stage: generate, cut at the budget, train only on `</think>` + end of turn."""
+
+    prompts: str = Field(description="JSONL of conversations (the user turns) to generate reasoning traces for")
+    llm: str | None = Field(default=None, description="hermes4.llm.connect spec; defaults to the checkpoint folder")
+    control_budget: int = Field(default=30000, gt=0, description="tokens of reasoning before </think> is forced")
+    generation_budget: int = Field(default=40960, gt=0, description="max tokens generated per trace")
+    temperature: float = Field(default=0.6, ge=0)
+    top_p: float = Field(default=0.95, gt=0, le=1)
+    samples_per_prompt: int = Field(default=1, gt=0)
+    concurrency: int = Field(default=16, gt=0)
+    keep_natural: bool = Field(default=False, description="also train on traces that closed </think> by themselves")
+    traces_out: str | None = Field(default=None, description="JSONL of generated traces; defaults under output_dir")
+    train: TrainConfig = Field(description="the SFT run over the cut traces (model = the previous checkpoint)")
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _budgets(self) -> LengthControlConfig:
+        if self.control_budget > self.generation_budget:
+            raise ValueError(f"control_budget ({self.control_budget}) exceeds generation_budget "
+                             f"({self.generation_budget})")
+        return self
+
+
+def _format_error(section: str, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in (section, *err["loc"]))
+        message = err["msg"]
+        ctx = err.get("ctx") or {}
+        if err["type"] == "literal_error" and "expected" in ctx:
+            message = f"must be one of {ctx['expected']}"
+        elif err["type"] == "extra_forbidden":
+            message = "unknown field"
+        got = err.get("input")
+        if err["type"] not in ("missing", "extra_forbidden") and not isinstance(got, dict):
+            message += f" (got {got!r})"
+        lines.append(f"{where}: {message}")
+    return "; ".join(lines)
+
+
+def _section(path: str | Path, key: str) -> dict[str, Any]:
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: no such file")
+    try:
+        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: invalid YAML: {exc}") from None
+    # Other stages of a recipe live under their own top-level keys; this loader reads only its own.
+    if not isinstance(doc, dict) or key not in doc:
+        raise ConfigError(f"{p}: no `{key}:` section")
+    if not isinstance(doc[key], dict):
+        raise ConfigError(f"{p}: `{key}` must be a mapping")
+    return doc[key]
+
+
+def parse_train_config(data: dict[str, Any], *, section: str = "train") -> TrainConfig:
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(section, exc)) from None
+
+
+def load_train_config(path: str | Path) -> TrainConfig:
+    """Read the `train:` section of a recipe YAML; unknown top-level sections belong to other stages."""
+    try:
+        return parse_train_config(_section(path, "train"))
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}" if not str(exc).startswith(str(path)) else str(exc)) from None
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = _deep_merge(merged[key], value) if isinstance(value, dict) and isinstance(
+            merged.get(key), dict) else value
+    return merged
+
+
+def load_length_control_config(path: str | Path) -> LengthControlConfig:
+    """Read `length_control:`; its `train:` overrides the recipe's `train:` section, and the model defaults
+    to that run's export (the stage continues from the previous checkpoint)."""
+    data = dict(_section(path, "length_control"))
+    import yaml
+
+    doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    base = doc.get("train") if isinstance(doc.get("train"), dict) else None
+    override = data.get("train") or {}
+    if not isinstance(override, dict):
+        raise ConfigError(f"{path}: length_control.train: must be a mapping")
+    if base is not None:
+        merged = _deep_merge(base, override)
+        if "path" not in (override.get("model") or {}):
+            previous = parse_train_config(base)
+            merged.setdefault("model", {})
+            merged["model"] = {**merged["model"], "path": str(previous.resolved("export")), "init": "pretrained"}
+        if "output_dir" not in override:
+            merged["output_dir"] = str(Path(merged.get("output_dir", "runs/train")).with_name(
+                Path(merged.get("output_dir", "runs/train")).name + "-length-control"))
+        data["train"] = merged
+    try:
+        return LengthControlConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_format_error('length_control', exc)}") from None

@@ -1,0 +1,62 @@
+"""Export a trained (possibly sharded) model to a standard Hugging Face folder: safetensors weights, config,
+generation config, and the tokenizer carrying our exported chat template. transformers and vLLM load it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from hermes4.train.parallel import Distributed
+
+
+def full_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Every rank calls this; rank 0 gets the whole, unsharded state dict on CPU (others get {})."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+
+
+def export_hf(model: nn.Module, out_dir: str | Path, *, tokenizer: Any, chat_format: str, env: Distributed,
+              dtype: str = "auto") -> Path | None:
+    """Write `out_dir` from a `CausalLMLoss` (its `.lm` is the Hugging Face model). Collective: every rank
+    calls it; rank 0 writes. `dtype` "auto" keeps the base model's declared dtype (bf16 for real models)."""
+    from hermes4.chat.formats import get_format
+    from hermes4.chat.template import export_template
+
+    state = full_state_dict(model)
+    out = Path(out_dir)
+    if env.is_main:
+        lm = model.lm
+        config = lm.config
+        weights = {k.removeprefix("lm."): v for k, v in state.items()}
+        if dtype == "auto":
+            declared = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
+            target = declared if isinstance(declared, torch.dtype) else getattr(torch, str(declared or "float32"))
+        else:
+            target = getattr(torch, dtype)
+        with torch.device("meta"):
+            fresh = type(lm)._from_config(config)
+        fresh.load_state_dict({k: v.to(target) for k, v in weights.items()}, strict=False, assign=True)
+        missing = [k for k, v in fresh.state_dict().items() if v.is_meta]
+        if getattr(config, "tie_word_embeddings", False):
+            fresh.tie_weights()
+            missing = [k for k, v in fresh.state_dict().items() if v.is_meta]
+        if missing:
+            raise RuntimeError(f"export: weights missing from the trained model: {missing[:5]}")
+        fmt = get_format(chat_format)
+        eos_id = tokenizer.convert_tokens_to_ids(fmt.end_of_turn)
+        fresh.config.eos_token_id = eos_id
+        fresh.config.dtype = target
+        generation = getattr(lm, "generation_config", None)
+        if generation is not None:
+            generation.eos_token_id = eos_id
+            fresh.generation_config = generation
+        out.mkdir(parents=True, exist_ok=True)
+        fresh.save_pretrained(out, safe_serialization=True)
+        tokenizer.chat_template = export_template(fmt)
+        tokenizer.save_pretrained(out)
+    env.barrier()
+    return out if env.is_main else None

@@ -1,0 +1,232 @@
+"""The SFT trainer, top to bottom: set up ranks, model, parallelism, data, optimizer; loop; checkpoint; export.
+
+One process (`hermes4 train CONFIG`) or many (`torchrun --nproc_per_node N -m hermes4.train CONFIG`) run the
+same code: a single process is a one-rank group, so FSDP2 and distributed checkpoints are always on.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from hermes4.train.batches import PackedBatch, PackedLoader
+from hermes4.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from hermes4.train.config import ARCHITECTURES, ConfigError, TrainConfig
+from hermes4.train.loss import CausalLMLoss
+from hermes4.train.metrics import MetricsSink, ModelShape, Throughput, peak_flops_for
+from hermes4.train.parallel import (Distributed, apply_parallelism, clip_grad_norm, init_distributed,
+                                    sync_tp_replicated_grads)
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    final_loss: float
+    export_dir: Path | None
+    checkpoint_dir: Path | None
+
+
+# ---------------------------------------------------------------------------------------------- setup
+
+def hf_config(cfg: TrainConfig) -> Any:
+    """The model's Hugging Face config: from the local folder, else from the named architecture."""
+    from transformers import AutoConfig
+
+    path = Path(cfg.model.path)
+    if (path / "config.json").is_file():
+        return AutoConfig.from_pretrained(path)
+    if cfg.model.architecture:
+        shape = dict(ARCHITECTURES[cfg.model.architecture])
+        return AutoConfig.for_model(shape.pop("model_type"), **shape)
+    if cfg.model.init == "random" or not path.exists():
+        try:
+            return AutoConfig.from_pretrained(cfg.model.path)  # hub id, where the network allows
+        except OSError:
+            raise ConfigError(f"train.model.path: {cfg.model.path!r} is not a local model folder and no "
+                              f"train.model.architecture is set; allowed: {', '.join(ARCHITECTURES)}") from None
+    raise ConfigError(f"train.model.path: {path} has no config.json")
+
+
+def attention_implementation(cfg: TrainConfig, device: torch.device) -> str:
+    if cfg.model.attn_implementation != "auto":
+        return cfg.model.attn_implementation
+    # flex-attention backward does not run on CPU; SDPA with a block-diagonal mask does.
+    return "flex_attention" if device.type == "cuda" else "sdpa"
+
+
+def build_model(cfg: TrainConfig, device: torch.device) -> torch.nn.Module:
+    """fp32 master weights on CPU; FSDP moves each rank's shard to its device."""
+    from transformers import AutoModelForCausalLM
+
+    attn = attention_implementation(cfg, device)
+    if cfg.model.init == "pretrained":
+        lm = AutoModelForCausalLM.from_pretrained(cfg.model.path, dtype=torch.float32, attn_implementation=attn)
+    else:
+        lm = AutoModelForCausalLM.from_config(hf_config(cfg), dtype=torch.float32, attn_implementation=attn)
+    lm.config.use_cache = False
+    return lm
+
+
+def build_loader(cfg: TrainConfig, env: Distributed, pad_token_id: int) -> PackedLoader:
+    """Tokenized samples -> global packing -> this data-parallel rank's stream of micro-batches."""
+    from hermes4.train.data import TokenizedSamples
+    from hermes4.train.packing import pack
+
+    if cfg.data.tokenized:
+        samples = TokenizedSamples.load(cfg.data.tokenized)
+    else:
+        raise ConfigError("train.data: no data; set train.data.tokenized (a saved TokenizedSamples folder)")
+    lengths = np.asarray(samples.lengths)
+    if (lengths > cfg.data.seq_len).any():
+        samples = samples.select(np.flatnonzero(lengths <= cfg.data.seq_len))
+    packing = pack(samples.lengths, cfg.data.seq_len, algo=cfg.data.pack_algo, seed=cfg.seed)
+    return PackedLoader(samples, packing, seq_len=cfg.data.seq_len, micro_batch_size=cfg.micro_batch_size,
+                        pad_token_id=pad_token_id, rank=env.dp_rank, world_size=env.dp_size, seed=cfg.seed)
+
+
+def build_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+    # No weight decay on norms and biases (1-D parameters).
+    decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
+    o = cfg.optim
+    fused = o.fused if o.fused is not None else device.type == "cuda"
+    return torch.optim.AdamW([{"params": decay, "weight_decay": o.weight_decay},
+                              {"params": no_decay, "weight_decay": 0.0}],
+                             lr=o.lr, betas=o.betas, eps=o.eps, fused=fused)
+
+
+def lr_multiplier(step: int, cfg: TrainConfig) -> float:
+    """Linear warmup to the peak, then cosine (or linear) decay to `min_lr_ratio` at the last step."""
+    s = cfg.schedule
+    if step < s.warmup_steps:
+        return (step + 1) / s.warmup_steps
+    if s.decay == "constant":
+        return 1.0
+    progress = (step - s.warmup_steps) / max(1, s.steps - s.warmup_steps)
+    shape = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))) if s.decay == "cosine" else 1 - min(progress, 1.0)
+    return s.min_lr_ratio + (1 - s.min_lr_ratio) * shape
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+# ------------------------------------------------------------------------------------------- one step
+
+def forward_backward(model: torch.nn.Module, micro_batches: list[PackedBatch], env: Distributed) -> tuple[float, float]:
+    """Accumulate the gradient of one optimizer step; returns (summed token loss over all ranks, token count).
+
+    The divisor is the supervised-token count over every micro-batch of every data-parallel rank, known
+    before the first backward, so each micro-batch contributes exactly its share of the step's mean.
+    """
+    from hermes4.train.attention import document_attention_kwargs
+
+    global_count = env.sum_over_dp(sum(b.num_supervised_tokens for b in micro_batches))
+    local_loss_sum = 0.0
+    for batch in micro_batches:
+        attention = document_attention_kwargs(batch, model.lm)
+        loss_sum = model(batch.input_ids, batch.labels, batch.position_ids, **attention)
+        (loss_sum / max(global_count, 1.0)).backward()
+        local_loss_sum += float(loss_sum.detach())
+    return env.sum_over_dp(local_loss_sum), global_count
+
+
+# ---------------------------------------------------------------------------------------------- train
+
+def train(cfg: TrainConfig, *, env: Distributed | None = None) -> TrainResult:
+    from transformers import AutoTokenizer
+
+    env = env or init_distributed(cfg.parallel)
+    seed_everything(cfg.seed)
+    out = Path(cfg.output_dir)
+    if env.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(cfg.model_dump_json(indent=2))
+
+    # Model, then parallelism in one place (TP -> activation checkpointing -> compile -> FSDP2).
+    tokenizer = AutoTokenizer.from_pretrained(cfg.model.tokenizer or cfg.model.path)
+    lm = build_model(cfg, env.device)
+    chunked = cfg.loss.chunked == "on" or (cfg.loss.chunked == "auto" and env.device.type == "cuda")
+    model = CausalLMLoss(lm, chunk_tokens=cfg.loss.chunk_tokens if chunked else None)
+    model = apply_parallelism(model, env, cfg.parallel)
+    model.to(env.device)
+    model.train()
+
+    # Data, optimizer, schedule.
+    accum = cfg.grad_accum_steps(env.dp_size)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    loader = build_loader(cfg, env, pad_id)
+    optimizer = build_optimizer(model, cfg, env.device)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_multiplier(step, cfg))
+
+    # Resume: model and optimizer shards, scheduler, data cursor and RNG, from the latest complete checkpoint.
+    ckpt_root = cfg.resolved("checkpoint")
+    start_step = 0
+    resume_from = None if cfg.checkpoint.resume == "never" else (
+        latest_checkpoint(ckpt_root) if cfg.checkpoint.resume == "auto" else Path(cfg.checkpoint.resume))
+    if resume_from is not None:
+        start_step, data_state = load_checkpoint(resume_from, model=model, optimizer=optimizer,
+                                                 scheduler=scheduler, env=env)
+        loader.load_state_dict(data_state)
+
+    total_steps = cfg.schedule.steps
+    shape = ModelShape.from_hf_config(lm.config)
+    peak = cfg.logging.peak_flops or (peak_flops_for(torch.cuda.get_device_name(env.device))
+                                      if env.device.type == "cuda" else None)
+    throughput = Throughput(shape, peak, env.world_size)
+    sink = MetricsSink(cfg, total_steps=total_steps, start_step=start_step, enabled=env.is_main)
+    started = time.perf_counter()
+    loss = float("nan")
+    last_saved = start_step if resume_from is not None else None
+    if env.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(env.device)
+
+    try:
+        for step in range(start_step, total_steps):
+            micro_batches = [next(loader).to(env.device) for _ in range(accum)]
+            loss_sum, count = forward_backward(model, micro_batches, env)
+            sync_tp_replicated_grads(model, env)
+            grad_norm = clip_grad_norm(model, cfg.optim.grad_clip, env)
+            lr = optimizer.param_groups[0]["lr"]
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+
+            loss = loss_sum / max(count, 1.0)
+            # Tokens and attention work of the whole step (all dp ranks), for tokens/s and MFU.
+            tokens = env.sum_over_dp(sum(b.num_tokens for b in micro_batches))
+            doc_sq = env.sum_over_dp(sum(b.attention_flops_terms() for b in micro_batches))
+            throughput.add(int(tokens), doc_sq)
+            done = step + 1
+            if done % cfg.logging.every == 0 or done == total_steps:
+                record = {"step": done, "loss": loss, "lr": lr, "grad_norm": grad_norm, "tokens": int(tokens),
+                          "supervised_tokens": int(count), **throughput.read(),
+                          "elapsed_s": time.perf_counter() - started}
+                if env.device.type == "cuda":
+                    record["peak_memory_gib"] = torch.cuda.max_memory_allocated(env.device) / 2**30
+                sink.log(record)
+                throughput.reset()
+            if (cfg.checkpoint.every and done % cfg.checkpoint.every == 0) or done == total_steps:
+                save_checkpoint(ckpt_root, done, model=model, optimizer=optimizer, scheduler=scheduler,
+                                data_state=loader.state_dict(), env=env, keep=cfg.checkpoint.keep)
+                last_saved = done
+    finally:
+        sink.close()
+
+    export_dir = None
+    if cfg.export.enabled:
+        from hermes4.train.export import export_hf
+
+        export_dir = export_hf(model, cfg.resolved("export"), tokenizer=tokenizer, chat_format=cfg.model.format,
+                               env=env, dtype=cfg.export.dtype)
+    return TrainResult(steps=total_steps, final_loss=loss, export_dir=export_dir,
+                       checkpoint_dir=ckpt_root / f"step_{last_saved:08d}" if last_saved else None)
