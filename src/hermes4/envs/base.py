@@ -161,7 +161,7 @@ class Env:
         """One generation for the item's prompt (sampling.n is taken as 1)."""
         one = sampling.model_copy(update={"n": 1}) if getattr(sampling, "n", 1) != 1 else sampling
         completions = await llm.chat(item.prompt, sampling=one, thinking=thinking)
-        return trajectory_from_completion(completions[0])
+        return trajectory_from_completion(completions[0], thinking=thinking)
 
     async def rollout_group(
         self, item: Item, llm: LLM, sampling: Sampling, *, thinking: bool = False, n: int = 1
@@ -170,11 +170,16 @@ class Env:
         envs with their own `rollout` (tool loops) run `n` rollouts concurrently."""
         if type(self).rollout is Env.rollout:
             completions = await llm.chat(item.prompt, sampling=sampling.model_copy(update={"n": n}), thinking=thinking)
-            return [trajectory_from_completion(c) for c in completions]
+            return [trajectory_from_completion(c, thinking=thinking) for c in completions]
         import asyncio
 
-        one = sampling.model_copy(update={"n": 1})
-        return list(await asyncio.gather(*(self.rollout(item, llm, one, thinking=thinking) for _ in range(n))))
+        # Separate rollouts need separate seeds to differ on deterministic sources; a caller's seed stays
+        # the base, and a single unseeded rollout stays unseeded.
+        def nth(i: int) -> Sampling:
+            seed = None if sampling.seed is None and n == 1 else (sampling.seed or 0) + i
+            return sampling.model_copy(update={"n": 1, "seed": seed})
+
+        return list(await asyncio.gather(*(self.rollout(item, llm, nth(i), thinking=thinking) for i in range(n))))
 
     def describe(self) -> str:
         """One line for `hermes4 envs list`."""
@@ -182,11 +187,12 @@ class Env:
         return doc[0] if doc else self.name
 
 
-def trajectory_from_completion(completion: Completion) -> Trajectory:
+def trajectory_from_completion(completion: Completion, *, thinking: bool | None = None) -> Trajectory:
     """The trajectory of a single generation: its parsed assistant message plus the raw completion."""
     return Trajectory(
         messages=[completion.parsed.to_message()],
         completions=[completion],
         completion_tokens=int(completion.completion_tokens or 0),
         finish_reason=completion.finish_reason,
+        meta={} if thinking is None else {"thinking": thinking},
     )

@@ -1,0 +1,300 @@
+"""`json_schema`: random JSON Schemas; tasks "produce a conforming object" and "repair a malformed one"."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import random
+import re
+import string
+from typing import TYPE_CHECKING, Any
+
+from hermes4.chat.messages import Conversation, Message
+from hermes4.envs.answer import final_answer
+from hermes4.envs.base import Env, Item, Trajectory, Verdict
+from hermes4.envs.registry import register_env
+
+if TYPE_CHECKING:
+    from hermes4.envs.procedural.teacher_model import TeacherContext
+
+PRODUCE_MARKER = "Produce a JSON object that conforms to this JSON Schema:"
+REPAIR_MARKER = "Repair this malformed JSON object"
+_FENCE = re.compile(r"```(?:json)?\s*\n(.*?)\n```", re.S)
+
+_FIELD_NAMES = (
+    "id name title email created birthday status priority tags score count price ratio active verified "
+    "owner address city country zip items quantity notes labels version host port uuid kind level"
+).split()
+_WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima".split()
+_FORMATS = ["date", "email", "ipv4", "ipv6", "uuid"]
+
+
+# ----------------------------------------------------------------------------------------------- schemas
+
+
+def random_schema(rng: random.Random, depth: int = 0, max_depth: int = 2) -> dict[str, Any]:
+    """A random object schema: nested objects, arrays, enums, string formats, bounds, required fields."""
+    names = rng.sample(_FIELD_NAMES, rng.randint(2, 5 if depth == 0 else 3))
+    properties = {name: _random_property(rng, depth, max_depth) for name in names}
+    required = sorted(rng.sample(names, rng.randint(1, len(names))))
+    schema: dict[str, Any] = {"type": "object", "properties": properties, "required": required}
+    if rng.random() < 0.5:
+        schema["additionalProperties"] = False
+    return schema
+
+
+def _random_property(rng: random.Random, depth: int, max_depth: int) -> dict[str, Any]:
+    kinds = ["string", "format", "enum", "integer", "number", "boolean", "array"]
+    if depth < max_depth:
+        kinds += ["object", "array_of_objects"]
+    kind = rng.choice(kinds)
+    if kind == "string":
+        low = rng.randint(1, 4)
+        return {"type": "string", "minLength": low, "maxLength": low + rng.randint(2, 20)}
+    if kind == "format":
+        return {"type": "string", "format": rng.choice(_FORMATS)}
+    if kind == "enum":
+        return {"type": "string", "enum": rng.sample(_WORDS, rng.randint(2, 4))}
+    if kind == "integer":
+        low = rng.randint(-100, 100)
+        return {"type": "integer", "minimum": low, "maximum": low + rng.randint(0, 1000)}
+    if kind == "number":
+        return {"type": "number", "minimum": 0, "exclusiveMaximum": rng.choice([1, 10, 100.5])}
+    if kind == "boolean":
+        return {"type": "boolean"}
+    if kind == "array":
+        low = rng.randint(0, 2)
+        inner = rng.choice([{"type": "string", "minLength": 1}, {"type": "integer", "minimum": 0}, {"type": "string", "enum": rng.sample(_WORDS, 3)}])
+        return {"type": "array", "items": inner, "minItems": low, "maxItems": low + rng.randint(1, 4), **({"uniqueItems": True} if inner.get("type") == "integer" else {})}
+    if kind == "object":
+        return random_schema(rng, depth + 1, max_depth)
+    return {"type": "array", "items": random_schema(rng, depth + 1, max_depth), "minItems": 1, "maxItems": 3}
+
+
+def witness(schema: dict[str, Any], rng: random.Random) -> Any:
+    """A value valid under `schema` (for the constructs `random_schema` emits, plus const/anyOf/type lists)."""
+    if "const" in schema:
+        return copy.deepcopy(schema["const"])
+    if "enum" in schema:
+        return copy.deepcopy(rng.choice(schema["enum"]))
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            return witness(schema[key][0], rng)
+    kind = schema.get("type", "object" if "properties" in schema else "string")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object":
+        properties = schema.get("properties", {})
+        required = schema.get("required", [])
+        names = [n for n in properties if n in required or rng.random() < 0.6]
+        return {name: witness(properties.get(name, {}), rng) for name in names}
+    if kind == "array":
+        low = schema.get("minItems", 0)
+        high = schema.get("maxItems", low + 3)
+        count = rng.randint(low, max(low, high))
+        items = schema.get("items", {"type": "string"})
+        out: list[Any] = []
+        attempts = 0
+        while len(out) < count and attempts < 100:
+            attempts += 1
+            value = witness(items, rng)
+            if schema.get("uniqueItems") and value in out:
+                continue
+            out.append(value)
+        return out
+    if kind == "integer":
+        low = schema.get("minimum", schema.get("exclusiveMinimum", -1000) + 1 if "exclusiveMinimum" in schema else -1000)
+        high = schema.get("maximum", schema.get("exclusiveMaximum", 1001) - 1 if "exclusiveMaximum" in schema else 1000)
+        return rng.randint(int(low), int(high))
+    if kind == "number":
+        low = float(schema.get("minimum", schema.get("exclusiveMinimum", 0.0)))
+        high = float(schema.get("maximum", schema.get("exclusiveMaximum", low + 100.0)))
+        return round(low + (high - low) * rng.uniform(0.1, 0.9), 3)
+    if kind == "boolean":
+        return rng.random() < 0.5
+    if kind == "null":
+        return None
+    return _witness_string(schema, rng)
+
+
+def _witness_string(schema: dict[str, Any], rng: random.Random) -> str:
+    fmt = schema.get("format")
+    if fmt == "date":
+        return f"{rng.randint(1970, 2030):04d}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+    if fmt == "ipv6":
+        return ":".join(f"{rng.randint(0, 0xFFFF):x}" for _ in range(8))
+    if fmt == "email":
+        return f"{rng.choice(_WORDS)}.{rng.randint(1, 99)}@example.org"
+    if fmt == "ipv4":
+        return ".".join(str(rng.randint(1, 254)) for _ in range(4))
+    if fmt == "uuid":
+        hexes = "".join(rng.choice("0123456789abcdef") for _ in range(32))
+        return f"{hexes[:8]}-{hexes[8:12]}-4{hexes[13:16]}-a{hexes[17:20]}-{hexes[20:]}"
+    low = schema.get("minLength", 1)
+    high = schema.get("maxLength", low + 12)
+    length = rng.randint(low, max(low, high))
+    return "".join(rng.choice(string.ascii_lowercase) for _ in range(length))
+
+
+def validate(value: Any, schema: dict[str, Any]) -> list[str]:
+    """Schema errors as `path: message` strings (empty when valid), via `hermes4.parse.jsontools` when present."""
+    try:
+        from hermes4.parse.jsontools import validate as parse_validate
+    except ImportError:
+        parse_validate = None
+    if parse_validate is not None:
+        return [f"{getattr(e, 'path', '')}: {getattr(e, 'message', e)}" for e in parse_validate(value, schema)]
+    import jsonschema
+
+    validator_cls = jsonschema.validators.validator_for(schema)
+    validator = validator_cls(schema, format_checker=jsonschema.FormatChecker())
+    return [f"{'/'.join(map(str, e.absolute_path)) or '$'}: {e.message}" for e in validator.iter_errors(value)]
+
+
+# ----------------------------------------------------------------------------------------- malformed JSON
+
+
+def corrupt(value: dict[str, Any], rng: random.Random) -> str:
+    """A syntactically broken rendering of `value` that a careful reader can still repair unambiguously."""
+    text = json.dumps(value, indent=2)
+    damages = rng.sample(["trailing_comma", "single_quotes", "missing_brace", "unquoted_keys", "python_literals"], 2)
+    for damage in damages:
+        if damage == "trailing_comma":
+            text = re.sub(r'("|\d|true|false|null|\]|\})\n(\s*)\}', r"\1,\n\2}", text, count=1)
+        elif damage == "single_quotes":
+            text = re.sub(r'"([A-Za-z_]+)":', r"'\1':", text)
+        elif damage == "missing_brace":
+            text = text.rstrip()[:-1].rstrip()
+        elif damage == "unquoted_keys":
+            text = re.sub(r'"([A-Za-z_]+)":', r"\1:", text)
+        elif damage == "python_literals":
+            text = re.sub(r"\btrue\b", "True", re.sub(r"\bfalse\b", "False", text))
+    try:  # make sure the damage really broke it
+        json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    return text + "\n}"
+
+
+def extract_object(answer: str) -> tuple[Any, str | None]:
+    """The JSON value of an answer that is a JSON document, optionally in one ```json fence."""
+    body = answer.strip()
+    fenced = _FENCE.fullmatch(body)
+    if fenced:
+        body = fenced[1].strip()
+    try:
+        return json.loads(body), None
+    except json.JSONDecodeError as exc:
+        return None, f"the answer is not a JSON document ({exc.msg} at line {exc.lineno} column {exc.colno})"
+
+
+# ---------------------------------------------------------------------------------------------------- env
+
+
+@register_env("json_schema")
+class JsonSchemaEnv(Env):
+    """Random JSON Schemas (nesting, arrays, enums, formats, required): produce or repair a conforming object."""
+
+    check_timeout_s = 5.0
+
+    def __init__(self, n: int = 200, seed: int = 0, tasks: list[str] | None = None, max_depth: int = 2) -> None:
+        self.tasks = tasks or ["produce", "repair"]
+        bad = [t for t in self.tasks if t not in ("produce", "repair")]
+        if bad:
+            raise ValueError(f"option tasks: unknown task {bad[0]!r}; known: produce, repair")
+        self.n, self.seed, self.max_depth = n, seed, max_depth
+
+    def items(self, split: str = "train", seed: int = 0) -> list[Item]:
+        from hermes4.envs.procedural.env import task_rng
+
+        out = []
+        for index in range(self.n):
+            rng = task_rng(f"json_schema|{split}", self.seed + seed, index)
+            task = self.tasks[index % len(self.tasks)]
+            schema = random_schema(rng, max_depth=self.max_depth)
+            example = witness(schema, rng)
+            schema_text = json.dumps(schema, indent=2)
+            if task == "produce":
+                text = f"{PRODUCE_MARKER}\n```json\n{schema_text}\n```\nReply with the JSON object only."
+                reference = {"task": task, "schema": schema}
+            else:
+                broken = corrupt(example, rng)
+                text = (
+                    f"{REPAIR_MARKER} so that it is valid JSON conforming to the schema below. Keep every value as "
+                    f"it is; fix only the syntax.\n```\n{broken}\n```\nSchema:\n```json\n{schema_text}\n```\n"
+                    "Reply with the repaired JSON object only."
+                )
+                reference = {"task": task, "schema": schema, "original": example}
+            out.append(
+                Item(
+                    id=f"json_schema-{task}-{hashlib.sha256(text.encode()).hexdigest()[:12]}",
+                    prompt=Conversation(messages=[Message(role="user", content=text)]),
+                    reference=reference,
+                    meta={"task": task, "witness": example},
+                )
+            )
+        return out
+
+    def verify(self, item: Item, trajectory: Trajectory) -> Verdict:
+        answer = final_answer(trajectory)
+        if not answer:
+            return Verdict("fail", 0.0, {"reason": "empty answer"})
+        value, problem = extract_object(answer)
+        if problem:
+            return Verdict("fail", 0.0, {"reason": problem})
+        errors = validate(value, item.reference["schema"])
+        if errors:
+            return Verdict("fail", 0.0, {"reason": "schema violations", "errors": errors[:10]})
+        if item.reference["task"] == "repair" and value != item.reference["original"]:
+            return Verdict("fail", 0.0, {"reason": "valid, but the values differ from the original object"})
+        return Verdict("pass", 1.0, {})
+
+
+# ------------------------------------------------------------------------------------------------ teacher
+
+
+def _break_value(value: dict[str, Any], schema: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """A planted mistake: drop a required field, or give a field the wrong type."""
+    broken = copy.deepcopy(value)
+    required = [k for k in schema.get("required", []) if k in broken]
+    if required and rng.random() < 0.5:
+        del broken[rng.choice(required)]
+    elif broken:
+        key = rng.choice(sorted(broken))
+        broken[key] = [broken[key]] if not isinstance(broken[key], list) else {"value": broken[key]}
+    else:
+        broken["unexpected"] = 1
+        broken = {"__not_an_object__": broken} if schema.get("additionalProperties") is not False else broken
+    return broken
+
+
+def teach(ctx: TeacherContext) -> str | None:
+    """The scripted teacher's answer to a JSON-schema item, or None when the prompt is not one."""
+    from hermes4.envs.procedural.teacher_model import _compose
+
+    text = ctx.task_text
+    blocks = _FENCE.findall(text)
+    if PRODUCE_MARKER in text and blocks:
+        try:
+            schema = json.loads(blocks[0])
+        except json.JSONDecodeError:
+            return None
+        value = witness(schema, ctx.rng)
+        reasoning = "I fill every required field with a value of the right type, respecting enums, formats and bounds."
+    elif REPAIR_MARKER in text and len(blocks) >= 2:
+        import json_repair
+
+        try:
+            schema = json.loads(blocks[-1])
+        except json.JSONDecodeError:
+            return None
+        value = json_repair.loads(blocks[0])
+        if not isinstance(value, dict):
+            return None
+        reasoning = "I fix the quotes, commas and braces and keep every value unchanged."
+    else:
+        return None
+    if ctx.mistaken:
+        value = _break_value(value, schema, ctx.rng)
+    return _compose(ctx, reasoning, "```json\n" + json.dumps(value, indent=2) + "\n```")
