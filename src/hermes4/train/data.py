@@ -6,11 +6,21 @@ and `hermes4.train.batches.PackedLoader` consume.
 
 from __future__ import annotations
 
+import hashlib
+import importlib
 import json
-from dataclasses import dataclass, field
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from hermes4.chat import Conversation
 
 
 @dataclass
@@ -108,3 +118,223 @@ class TokenizedSamples:
             offsets=np.load(directory / "offsets.npy"),
             sources=json.loads((directory / "sources.json").read_text()),
         )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Conversations -> TokenizedSamples
+
+
+OVERLONG_POLICIES = ("drop", "truncate")
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TokenizeOptions:
+    """How conversations become ids. Every field is part of the cache key."""
+
+    format: str = "chatml"
+    thinking: bool | None = None  # None: each conversation's own `thinking`, else False
+    keep_cots: bool | None = None
+    train_last_turn_only: bool = False
+    max_length: int | None = None  # longer samples are dropped or truncated (the packing capacity)
+    overlong: str = "drop"  # "drop" | "truncate"
+    drop_untrained: bool = True  # samples with no trained token teach nothing; drop (and count) them
+
+    def __post_init__(self) -> None:
+        if self.overlong not in OVERLONG_POLICIES:
+            raise ValueError(f"overlong: {self.overlong!r} is not one of {', '.join(OVERLONG_POLICIES)}")
+        if self.max_length is not None and self.max_length < 2:
+            raise ValueError(f"max_length: must be at least 2 tokens, got {self.max_length}")
+
+
+@dataclass
+class TokenizeReport:
+    """What happened to every input conversation; `kept + dropped_overlong + dropped_untrained == conversations`."""
+
+    conversations: int = 0
+    kept: int = 0
+    dropped_overlong: int = 0
+    truncated: int = 0
+    dropped_untrained: int = 0
+    tokens: int = 0
+    trained_tokens: int = 0
+    cache: str = "off"  # "hit" | "miss" | "off"
+    cache_key: str = ""
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _sha(*parts: bytes | str) -> "hashlib._Hash":
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data)
+    return digest
+
+
+def tokenizer_fingerprint(tokenizer) -> str:
+    """A hash of everything that decides the ids: the full serialized fast tokenizer (vocab, merges, added tokens)."""
+    from hermes4.chat.tokenize import backend_of
+
+    return _sha(backend_of(tokenizer).to_str()).hexdigest()
+
+
+def _renderer_fingerprint() -> str:
+    # The renderer's own source is part of the key: a format change must not reuse stale ids.
+    # (import_module: `hermes4.chat.render` as an attribute is the function the package re-exports)
+    names = ("formats", "prompts", "render", "tokenize")
+    modules = [importlib.import_module(f"hermes4.chat.{name}") for name in names]
+    return _sha(*(Path(m.__file__).read_bytes() for m in modules)).hexdigest()
+
+
+def conversations_fingerprint(conversations: list[Conversation]) -> str:
+    digest = hashlib.sha256()
+    for conversation in conversations:
+        data = conversation.model_dump_json().encode()
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def cache_key(conversations: list[Conversation], tokenizer, options: TokenizeOptions) -> str:
+    return _sha(
+        f"hermes4-tokenized-v{CACHE_VERSION}",
+        conversations_fingerprint(conversations),
+        tokenizer_fingerprint(tokenizer),
+        _renderer_fingerprint(),
+        json.dumps(asdict(options), sort_keys=True),
+    ).hexdigest()[:32]
+
+
+def _tokenize_chunk(conversations: list[Conversation], tokenizer, options: TokenizeOptions) -> list[tuple[list[int], list[int]]]:
+    from hermes4.chat import render, tokenize
+
+    rendered = [
+        render(
+            conversation,
+            format=options.format,
+            thinking=options.thinking,
+            keep_cots=options.keep_cots,
+            train_last_turn_only=options.train_last_turn_only,
+        )
+        for conversation in conversations
+    ]
+    return [(sample.input_ids, sample.loss_mask) for sample in tokenize(rendered, tokenizer)]
+
+
+_worker_tokenizer = None
+
+
+def _worker_init(tokenizer) -> None:
+    global _worker_tokenizer
+    _worker_tokenizer = tokenizer
+
+
+def _worker_run(args: tuple[list[dict], TokenizeOptions]) -> list[tuple[list[int], list[int]]]:
+    from hermes4.chat import Conversation
+
+    records, options = args
+    return _tokenize_chunk([Conversation.model_validate(r) for r in records], _worker_tokenizer, options)
+
+
+def _tokenize_all(conversations: list[Conversation], tokenizer, options: TokenizeOptions, workers: int, chunk_size: int):
+    if workers <= 1 or len(conversations) <= chunk_size:
+        return _tokenize_chunk(conversations, tokenizer, options)
+    # Rendering is Python, so it is spread over processes; "spawn" because a forked child of a process
+    # whose Rust tokenizer already ran threads can deadlock. Conversations travel as plain dicts.
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    chunks = [
+        ([c.model_dump(mode="json", by_alias=True) for c in conversations[i : i + chunk_size]], options)
+        for i in range(0, len(conversations), chunk_size)
+    ]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init, initargs=(tokenizer,)) as pool:
+        return [sample for part in pool.map(_worker_run, chunks) for sample in part]
+
+
+def tokenize_conversations(
+    conversations: list[Conversation],
+    tokenizer,
+    options: TokenizeOptions | None = None,
+    *,
+    cache_dir: str | Path | None = None,
+    workers: int = 1,
+    chunk_size: int = 512,
+    source: str = "",
+) -> tuple[TokenizedSamples, TokenizeReport]:
+    """Render and tokenize through the chat layer, apply the over-length policy, and cache the result.
+
+    The cache entry is `cache_dir/<key>/`, key = hash(conversations, tokenizer, renderer source, options); it is
+    written to a temporary folder and renamed into place, so a crash never leaves a half entry behind.
+    """
+    options = options or TokenizeOptions()
+    started = time.perf_counter()
+    key = cache_key(conversations, tokenizer, options) if cache_dir is not None else ""
+    if cache_dir is not None:
+        entry = Path(cache_dir) / key
+        if (entry / "report.json").is_file():
+            samples = TokenizedSamples.load(entry)
+            report = TokenizeReport(**json.loads((entry / "report.json").read_text()))
+            report.cache, report.seconds = "hit", time.perf_counter() - started
+            if source:
+                samples.sources = [source] * len(samples)
+            return samples, report
+
+    report = TokenizeReport(conversations=len(conversations), cache="miss" if cache_dir is not None else "off", cache_key=key)
+    kept: list[tuple[list[int], list[int]]] = []
+    for ids, mask in _tokenize_all(conversations, tokenizer, options, workers, chunk_size):
+        if options.max_length is not None and len(ids) > options.max_length:
+            if options.overlong == "drop":
+                report.dropped_overlong += 1
+                continue
+            ids, mask = ids[: options.max_length], mask[: options.max_length]
+            report.truncated += 1
+        # The first token is never a target (nothing predicts it), so it does not count as trained.
+        if options.drop_untrained and not any(mask[1:]):
+            report.dropped_untrained += 1
+            continue
+        kept.append((ids, mask))
+    samples = TokenizedSamples.from_lists(kept)
+    report.kept = len(samples)
+    report.tokens = samples.num_tokens
+    report.trained_tokens = samples.num_trained_tokens
+    if cache_dir is not None:
+        entry = Path(cache_dir) / key
+        partial = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=_ensure_dir(Path(cache_dir))))
+        samples.save(partial)
+        (partial / "report.json").write_text(json.dumps({**report.to_json(), "cache": "miss", "seconds": 0.0}))
+        try:
+            os.replace(partial, entry)
+        except OSError:  # another process wrote the same entry first: theirs is identical
+            shutil.rmtree(partial, ignore_errors=True)
+    if source:
+        samples.sources = [source] * len(samples)
+    report.seconds = time.perf_counter() - started
+    return samples, report
+
+
+def _ensure_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def load_conversations(path: str | Path) -> list[Conversation]:
+    """Conversations from a JSONL file, a folder of JSONL shards or Parquet files, or a saved `datasets` folder.
+
+    A bad record raises ConversationError naming the path, the record number and the field.
+    """
+    from hermes4.chat import Conversation, ConversationError
+    from hermes4.store.readers import read_records
+
+    out = []
+    for number, record in enumerate(read_records(path), start=1):
+        try:
+            out.append(Conversation.parse(record))
+        except ConversationError as exc:
+            raise ConversationError(f"{path}: record {number}: {exc}") from None
+    return out
