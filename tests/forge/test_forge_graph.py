@@ -25,6 +25,9 @@ def test_condition_language():
     assert entails((Condition.parse("kind in {debate, interview}"),), Condition.parse("kind=debate"))
     assert not entails((Condition.parse("kind=news"),), Condition.parse("kind=debate"))
     assert not entails((Condition.parse("answer"),), Condition.parse("!answer"))
+    # open world: a fact the postconditions do not mention satisfies neither `x` nor `!x`
+    assert not entails((Condition.parse("passage"),), Condition.parse("!answer"))
+    assert entails((Condition.parse("!answer"),), Condition.parse("!answer"))
     with pytest.raises(ConditionError, match="at least one value"):
         Condition.parse("kind in {}")
     with pytest.raises(ConditionError, match="expected"):
@@ -33,7 +36,7 @@ def test_condition_language():
 
 def linear():
     return [
-        node("start", pre=["passage"], post=["passage", "kind in {a, b}"], kind="a"),
+        node("start", pre=["passage"], post=["passage", "kind in {a, b}", "!done"], kind="a"),
         node("to_a", pre=["kind=a", "!done"], post=["done"], done="yes"),
     ]
 
@@ -87,10 +90,10 @@ def branching():
     return Graph(
         "branch",
         [
-            node("read", pre=["passage", "!style"], post=["passage", "style in {x, y}"], style="x"),
-            node("x1", pre=["style=x", "!out"], post=["out"], out="x1", weight=3.0),
-            node("x2", pre=["style=x", "!out"], post=["out"], out="x2"),
-            node("y1", pre=["style=y", "!out"], post=["out"], out="y1"),
+            node("read", pre=["passage", "!style"], post=["passage", "style in {x, y}", "!out"], style="x"),
+            node("x1", pre=["style=x", "!out"], post=["out", "!end"], out="x1", weight=3.0),
+            node("x2", pre=["style=x", "!out"], post=["out", "!end"], out="x2"),
+            node("y1", pre=["style=y", "!out"], post=["out", "!end"], out="y1"),
             node("end", pre=["out", "!end"], post=["out", "end"], end=True),
         ],
     )
@@ -116,10 +119,10 @@ def test_runtime_choice_follows_actual_state_and_seed_replays():
 def test_nesting_two_levels():
     inner = Graph(
         "inner",
-        [node("i1", pre=["a", "!b"], post=["a", "b"], b=1), node("i2", pre=["b", "!c"], post=["c"], c=2)],
+        [node("i1", pre=["a", "!b"], post=["a", "b", "!c"], b=1), node("i2", pre=["b", "!c"], post=["c", "!fin"], c=2)],
     )
-    middle = Graph("middle", [node("m0", pre=["p", "!a"], post=["a"], a=0), inner])
-    outer = Graph("outer", [node("o0", pre=["start"], post=["p"], p=1), middle, node("o9", pre=["c", "!fin"], post=["fin"], fin=1)])
+    middle = Graph("middle", [node("m0", pre=["p", "!a"], post=["a", "!b"], a=0), inner])
+    outer = Graph("outer", [node("o0", pre=["start"], post=["p", "!a"], p=1), middle, node("o9", pre=["c", "!fin"], post=["fin"], fin=1)])
     ctx = WalkContext.for_walk(0, "x")
     state = asyncio.run(walk(outer, {"start": True}, ctx))
     assert state["fin"] == 1
@@ -133,3 +136,29 @@ def test_broken_postcondition_and_bad_start_are_walk_errors():
         asyncio.run(walk(liar, {"p": 1}, WalkContext.for_walk(0, "k")))
     with pytest.raises(WalkError, match="needs"):
         asyncio.run(walk(liar, {}, WalkContext.for_walk(0, "k")))
+
+
+def test_cycle_names_only_nodes_on_it():
+    nodes = [
+        node("s", post=["x"]),
+        node("a", pre=["x"], post=["y"]),
+        node("b", pre=["y"], post=["x", "z"]),
+        node("after", pre=["z"], post=["w"]),
+    ]
+    with pytest.raises(GraphError, match=r"cycle among nodes \['a', 'b'\]"):
+        Graph("g", nodes)
+
+
+def test_builtin_graphs_build():
+    from hermes4.forge.loader import load_graph
+
+    default = load_graph("default")
+    transforms = [n for n in default.nodes.values() if n.stage == "transform" and n.name != "as_is"]
+    answers = [n for n in default.nodes.values() if n.stage == "answer"]
+    assert len(transforms) >= 8 and len(answers) >= 10
+    assert (default.source, default.sink) == ("start", "judge")
+    # every instruction type reaches exactly its own answer generator
+    for name in default.nodes:
+        if name.startswith("instruct_"):
+            assert default.edges[name] == ["answer_" + name.removeprefix("instruct_")]
+    assert load_graph("procedural").sink == "check"

@@ -8,9 +8,12 @@ string so graphs can be declared in YAML:
     kind=news                    the fact equals a value
     instruction_type in {qa, summary, debate}
 
-Postconditions use the same language to say what is true after a node runs: `kind in {debate, interview}`
-means "afterwards `kind` holds one of these". Edges between nodes are derived from these declarations
-(`entails`), and the same conditions are checked against the real state at walk time (`holds`).
+Postconditions use the same language to say what is guaranteed after a node runs: `kind in {debate,
+interview}` means "afterwards `kind` holds one of these"; `!instruction` means "no instruction yet". The
+world is open: a fact a node's postconditions do not mention is unknown, not absent, so a node that
+hands over to a stage guarded by `!x` must declare `!x` itself. That keeps edges from pointing back
+upstream. Edges between nodes are derived from these declarations (`entails`), and the same
+conditions are checked against the real state at walk time (`holds`).
 """
 
 from __future__ import annotations
@@ -77,9 +80,11 @@ def entails(post: tuple[Condition, ...], pre: Condition) -> bool:
     through the first node reach the second, and the walk checks the real value at run time.
     """
     declared = [c for c in post if c.key == pre.key]
+    if not declared:  # open world: unknown facts satisfy nothing
+        return False
     if pre.op == "absent":
-        return not declared or all(c.op == "absent" for c in declared)
-    if not declared or any(c.op == "absent" for c in declared):
+        return all(c.op == "absent" for c in declared)
+    if any(c.op == "absent" for c in declared):
         return False
     if pre.op == "present":
         return True

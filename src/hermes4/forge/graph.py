@@ -105,14 +105,22 @@ def _conditions(value: Sequence[str] | tuple[Condition, ...]) -> tuple[Condition
 
 
 class FunctionNode(Node):
-    """A plain Python node: `fn(state, ctx)` returns the facts to set (a dict; None values delete)."""
+    """A plain Python node: `fn(state, ctx, **args)` returns the facts to set (a dict; None values delete)."""
 
-    def __init__(self, name: str, fn: Callable[[State, WalkContext], State | Awaitable[State]], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        name: str,
+        fn: Callable[..., State | Awaitable[State]],
+        *,
+        args: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(name, **kwargs)
         self.fn = fn
+        self.args = dict(args or {})
 
     async def run(self, state: State, ctx: WalkContext) -> State:
-        updates = self.fn(state, ctx)
+        updates = self.fn(state, ctx, **self.args)
         if inspect.isawaitable(updates):
             updates = await updates
         new_state = dict(state)
@@ -211,7 +219,16 @@ def _check_dag(name: str, nodes: dict[str, Node], edges: dict[str, list[str]]) -
             if pending[target] == 0:
                 ready.append(target)
     if len(order) != len(nodes):
-        cyclic = sorted(n for n in nodes if n not in order)
+        # Left over: nodes on a cycle and nodes downstream of one. Peel off those that cannot lead back.
+        left = set(nodes) - set(order)
+        changed = True
+        while changed:
+            changed = False
+            for n in sorted(left):
+                if not any(t in left for t in edges[n]):
+                    left.discard(n)
+                    changed = True
+        cyclic = sorted(left)
         raise GraphError(f"graph {name}: cycle among nodes {cyclic}")
     # With no cycle, every node is reached from some node no edge enters and reaches some node with no
     # successor; so "unreachable" and "dead end" show up as extra sources and sinks, named here.
