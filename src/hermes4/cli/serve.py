@@ -1,0 +1,76 @@
+"""`hermes4 serve`: an OpenAI-compatible server over a local model folder or a scripted function."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from hermes4.cli._common import fail
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def serve(
+        model: Optional[str] = typer.Option(None, "--model", help="Hugging Face model folder to serve with transformers."),
+        scripted: Optional[str] = typer.Option(None, "--scripted", help="module:function (ScriptRequest -> str) to serve as a model."),
+        host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+        port: int = typer.Option(8000, help="Port (0 picks a free one; the URL is printed once ready)."),
+        api_key: Optional[str] = typer.Option(None, "--api-key", help="Require `Authorization: Bearer KEY` on /v1."),
+        max_batch: int = typer.Option(8, "--max-batch", help="Most requests per generate call."),
+        name: Optional[str] = typer.Option(None, "--name", help="Model id to serve as (default: folder or function name)."),
+        format: Optional[str] = typer.Option(None, "--format", help="Chat format: chatml or llama3 (default: detected / chatml)."),
+        log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+    ) -> None:
+        """Serve a model over the OpenAI API (chat completions, completions, models, health)."""
+        import asyncio
+
+        if (model is None) == (scripted is None):
+            raise fail("serve: give exactly one of --model DIR or --scripted module:function")
+        if max_batch < 1:
+            raise fail(f"serve: --max-batch must be at least 1, got {max_batch}")
+        if not 0 <= port <= 65535:
+            raise fail(f"serve: --port must be in 0..65535, got {port}")
+        if format is not None and format not in ("chatml", "llama3"):
+            raise fail(f"serve: --format must be chatml or llama3, got {format!r}")
+
+        from hermes4.llm.scripted import ScriptedEngine, load_script
+
+        if scripted is not None:
+            try:
+                fn = load_script(scripted)
+            except ValueError as exc:
+                raise fail(f"serve: --scripted: {exc}") from None
+            engine = ScriptedEngine(fn, name=name, format=format or "chatml", max_batch=max_batch)
+        else:
+            from pathlib import Path
+
+            if not (Path(model) / "config.json").is_file():
+                raise fail(f"serve: --model {model}: not a model folder (no config.json)")
+            from hermes4.llm.hf import TransformersEngine
+
+            engine = TransformersEngine(model, name=name, format=format, max_batch=max_batch)
+        asyncio.run(_serve(engine, host=host, port=port, api_key=api_key, log_level=log_level))
+
+
+async def _serve(engine, *, host: str, port: int, api_key: str | None, log_level: str) -> None:
+    import asyncio
+
+    import uvicorn
+
+    from hermes4.llm.server import bind_socket, create_app, server_config
+
+    try:
+        sock = bind_socket(host, port)
+    except OSError as exc:
+        raise fail(f"serve: {exc}") from None
+    app = create_app(engine, model_name=engine.name, api_key=api_key)
+    server = uvicorn.Server(server_config(app, log_level=log_level))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not task.done():
+        await asyncio.sleep(0.02)
+    if server.started:
+        bound_host, bound_port = sock.getsockname()[:2]
+        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+        print(f"hermes4 serve: {engine.name} on http://{shown}:{bound_port}/v1", flush=True)
+    await task

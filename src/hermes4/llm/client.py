@@ -1,0 +1,389 @@
+"""The async client for OpenAI-compatible endpoints (vLLM, SGLang, llama.cpp, hosted APIs, `hermes4 serve`)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import httpx
+
+from hermes4.chat.messages import Conversation
+from hermes4.llm.accounting import Accounting
+from hermes4.llm.balance import Balancer, Endpoint
+from hermes4.llm.limits import AdaptiveLimiter, Backoff, parse_retry_after
+from hermes4.llm.outputs import completion_from_chat_choice, completion_from_text_choice, split_tokens
+from hermes4.llm.types import Completion, LLMError, LLMStallError, LLMStats, Sampling
+
+_RETRY_STATUS = frozenset({408, 409, 425, 429})
+
+
+class ShardedHTTP:
+    """Several small httpx connection pools used as one, each request on the least busy.
+
+    httpcore's pool scans all of its connections for every request it places, which costs
+    O(connections x waiting requests) per event: at a few hundred connections the client spends
+    most of its CPU there (measured; see benchmarks/bench_client.py). Pools of `per_shard`
+    connections keep that scan short.
+    """
+
+    def __init__(self, *, connections: int, headers: dict[str, str], timeout: httpx.Timeout, trust_env: bool, per_shard: int = 8) -> None:
+        count = max(1, -(-connections // per_shard))
+        size = -(-connections // count)
+        ssl_context = httpx.create_ssl_context(trust_env=trust_env)
+        self.shards = [
+            httpx.AsyncClient(
+                headers=headers,
+                timeout=timeout,
+                limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+                trust_env=trust_env,
+                verify=ssl_context,
+            )
+            for _ in range(count)
+        ]
+        self.busy = [0] * count
+
+    async def post(self, url: str, *, json: Any) -> httpx.Response:
+        index = min(range(len(self.shards)), key=self.busy.__getitem__)
+        self.busy[index] += 1
+        try:
+            return await self.shards[index].post(url, json=json)
+        finally:
+            self.busy[index] -= 1
+
+    async def get(self, url: str) -> httpx.Response:
+        return await self.shards[0].get(url)
+
+    async def aclose(self) -> None:
+        for shard in self.shards:
+            await shard.aclose()
+
+
+class _Retryable(Exception):
+    """One attempt failed in a way worth retrying (possibly elsewhere)."""
+
+    def __init__(self, kind: str, message: str, *, retry_after: float | None = None, overload: bool = False, endpoint_fault: bool = False) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.retry_after = retry_after
+        self.overload = overload  # shrink the concurrency limit
+        self.endpoint_fault = endpoint_fault  # cool this endpoint down and prefer the others
+
+
+class OpenAIClient:
+    """`LLM` over one or more OpenAI-compatible endpoints.
+
+    Each call takes a slot from an adaptive concurrency limiter (hard cap `max_concurrency`), goes
+    to the endpoint with the fewest requests in flight, and is retried with exponential backoff and
+    jitter on 429 / 5xx / connection errors / timeouts (honouring `Retry-After`), on another
+    endpoint when there is one. A watchdog fails every waiting call with `LLMStallError` when no
+    endpoint has answered anything for `stall_timeout` seconds while calls are in flight.
+
+    `extensions` sends the parameters vLLM and SGLang understand beyond the OpenAI API (`top_k`,
+    `chat_template_kwargs`, `skip_special_tokens`); turn it off for hosted APIs that reject them.
+    """
+
+    def __init__(
+        self,
+        endpoints: str | list[str],
+        *,
+        model: str | None = None,
+        api_key: str | None = None,
+        max_concurrency: int = 256,
+        initial_concurrency: int | None = None,
+        request_timeout: float = 600.0,
+        stall_timeout: float = 300.0,
+        max_retries: int = 8,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        extensions: bool = True,
+        extra_body: dict[str, Any] | None = None,
+        trust_env: bool = False,
+    ) -> None:
+        urls = [u for u in endpoints.split(",")] if isinstance(endpoints, str) else list(endpoints)
+        self.balancer = Balancer.from_urls([u for u in urls if u.strip()])
+        self.model = model
+        self.api_key = api_key
+        self.request_timeout = request_timeout
+        self.stall_timeout = stall_timeout
+        self.max_retries = max_retries
+        self.extensions = extensions
+        self.extra_body = dict(extra_body or {})
+        self.limiter = AdaptiveLimiter(max_concurrency, initial=initial_concurrency if initial_concurrency is not None else min(max_concurrency, 32))
+        self.backoff = Backoff(backoff_base, backoff_cap)
+        self._accounting = Accounting()
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = ShardedHTTP(
+            connections=max_concurrency,
+            headers=headers,
+            timeout=httpx.Timeout(request_timeout, connect=min(10.0, request_timeout)),
+            trust_env=trust_env,
+        )
+        self._in_flight = 0
+        self._last_progress = time.monotonic()
+        self._last_error = ""
+        self._stall: asyncio.Future[str] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
+        self._model_lock: asyncio.Lock | None = None
+
+    # -- the LLM protocol --------------------------------------------------------------------
+    async def chat(self, conversation: Conversation, *, sampling: Sampling, thinking: bool = False) -> list[Completion]:
+        thinking = thinking or bool(conversation.thinking)
+        body: dict[str, Any] = {
+            "model": await self._model_name(),
+            "messages": [m.to_openai() for m in conversation.messages],
+            **self._sampling_body(sampling),
+        }
+        if conversation.tools:
+            body["tools"] = [t.model_dump(exclude_none=True) for t in conversation.tools]
+        if sampling.logprobs:
+            body["logprobs"] = True
+        if self.extensions:
+            template_kwargs: dict[str, Any] = {"thinking": thinking}
+            if conversation.keep_cots is not None:
+                template_kwargs["keep_cots"] = conversation.keep_cots
+            body["chat_template_kwargs"] = template_kwargs
+        body.update(self.extra_body)
+        data, latency = await self._call("/chat/completions", body)
+        choices = _choices(data, sampling.n)
+        usage = data.get("usage") or {}
+        tokens = split_tokens(usage.get("completion_tokens"), [_chat_text_length(c) for c in choices])
+        prompt_tokens = int(usage.get("prompt_tokens") or 0)
+        return [
+            completion_from_chat_choice(c, prompt_tokens=prompt_tokens, completion_tokens=t, latency_s=latency)
+            for c, t in zip(choices, tokens)
+        ]
+
+    async def complete(self, prompt: str, *, sampling: Sampling) -> list[Completion]:
+        body: dict[str, Any] = {"model": await self._model_name(), "prompt": prompt, **self._sampling_body(sampling)}
+        if sampling.logprobs:
+            body["logprobs"] = 1
+        if self.extensions:
+            # Hermes markers (<think>, <tool_call>) may be special tokens; raw text must keep them.
+            body["skip_special_tokens"] = False
+        body.update(self.extra_body)
+        data, latency = await self._call("/completions", body)
+        choices = _choices(data, sampling.n)
+        usage = data.get("usage") or {}
+        tokens = split_tokens(usage.get("completion_tokens"), [len(c.get("text") or "") for c in choices])
+        prompt_tokens = int(usage.get("prompt_tokens") or 0)
+        return [
+            completion_from_text_choice(c, prompt=prompt, prompt_tokens=prompt_tokens, completion_tokens=t, latency_s=latency)
+            for c, t in zip(choices, tokens)
+        ]
+
+    def stats(self) -> LLMStats:
+        return self._accounting.snapshot(
+            in_flight=self._in_flight,
+            concurrency_limit=self.limiter.limit,
+            endpoints={e.url: e.as_dict() for e in self.balancer.endpoints},
+        )
+
+    async def aclose(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        await self._http.aclose()
+
+    async def __aenter__(self) -> OpenAIClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def models(self) -> list[str]:
+        """Model ids served by the first endpoint that answers."""
+        errors = []
+        for endpoint in self.balancer.endpoints:
+            try:
+                response = await self._http.get(f"{endpoint.url}/models")
+                response.raise_for_status()
+                return [m["id"] for m in response.json().get("data", [])]
+            except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+                errors.append(f"{endpoint.url}: {type(exc).__name__}: {exc}")
+        raise LLMError("cannot list models: " + "; ".join(errors))
+
+    # -- requests ----------------------------------------------------------------------------
+    def _sampling_body(self, sampling: Sampling) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "n": sampling.n,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "max_tokens": sampling.max_tokens,
+        }
+        if sampling.stop:
+            body["stop"] = list(sampling.stop)
+        if sampling.seed is not None:
+            body["seed"] = sampling.seed
+        if self.extensions and sampling.top_k > 0:
+            body["top_k"] = sampling.top_k
+        return body
+
+    async def _model_name(self) -> str:
+        if self.model is None:
+            if self._model_lock is None:
+                self._model_lock = asyncio.Lock()
+            async with self._model_lock:
+                if self.model is None:
+                    names = await self.models()
+                    if not names:
+                        raise LLMError(f"{self.balancer.endpoints[0].url}/models lists no model; pass model=")
+                    self.model = names[0]
+        return self.model
+
+    async def _call(self, path: str, body: dict[str, Any]) -> tuple[dict[str, Any], float]:
+        """POST with retries, under the limiter and the stall watchdog; returns (json, latency)."""
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        if self._stall is None or self._stall.done() or self._stall.get_loop() is not loop:
+            self._stall = loop.create_future()
+        stall = self._stall
+        if self._in_flight == 0:
+            self._last_progress = time.monotonic()
+        self._in_flight += 1
+        self._ensure_watchdog(loop)
+        task = loop.create_task(self._call_with_retries(path, body))
+        try:
+            await asyncio.wait((task, stall), return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        finally:
+            self._in_flight -= 1
+        if not task.done():
+            task.cancel()
+            self._accounting.record_failure(time.perf_counter() - started)
+            raise LLMStallError(stall.result())
+        latency = time.perf_counter() - started
+        try:
+            data = task.result()
+        except BaseException:
+            self._accounting.record_failure(latency)
+            raise
+        usage = data.get("usage") or {}
+        self._accounting.record_success(
+            completions=len(data.get("choices") or []),
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            latency_s=latency,
+        )
+        return data, latency
+
+    async def _call_with_retries(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        attempt = 0
+        previous: Endpoint | None = None
+        while True:
+            await self.limiter.acquire()
+            try:
+                endpoint = self.balancer.pick(avoid=previous)
+                try:
+                    return await self._attempt(endpoint, path, body)
+                except _Retryable as exc:
+                    failure = exc
+            finally:
+                self.limiter.release()
+            attempt += 1
+            self._accounting.errors[failure.kind] += 1
+            self._last_error = f"{endpoint.url}{path}: {failure}"
+            if failure.overload:
+                self.limiter.on_overload()
+            if failure.endpoint_fault:
+                self.balancer.mark_failure(endpoint, str(failure))
+            else:
+                self.balancer.mark_busy(endpoint, failure.retry_after, str(failure))
+            if attempt > self.max_retries:
+                raise LLMError(f"{endpoint.url}{path}: gave up after {attempt} attempts; last error: {failure}")
+            self._accounting.retries += 1
+            previous = endpoint if len(self.balancer.endpoints) > 1 else None
+            await asyncio.sleep(self.backoff.delay(attempt, failure.retry_after))
+
+    async def _attempt(self, endpoint: Endpoint, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        endpoint.outstanding += 1
+        endpoint.requests += 1
+        self._accounting.attempts += 1
+        try:
+            async with asyncio.timeout(self.request_timeout):
+                response = await self._http.post(endpoint.url + path, json=body)
+        except TimeoutError:
+            raise _Retryable("timeout", f"no answer within {self.request_timeout:g}s", overload=True, endpoint_fault=True) from None
+        except httpx.TimeoutException as exc:
+            raise _Retryable("timeout", f"{type(exc).__name__}: {exc}", overload=True, endpoint_fault=True) from None
+        except httpx.TransportError as exc:
+            # Refused, reset, or dropped mid-body: the request may not have run; retry it.
+            raise _Retryable("connection", f"{type(exc).__name__}: {exc or 'connection failed'}", endpoint_fault=True) from None
+        finally:
+            endpoint.outstanding -= 1
+        self._last_progress = time.monotonic()
+        status = response.status_code
+        if status == 200:
+            try:
+                data = response.json()
+            except ValueError:
+                raise _Retryable("bad_json", f"HTTP 200 with a body that is not JSON: {response.text[:200]!r}", endpoint_fault=True) from None
+            if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+                raise _Retryable("bad_json", f"HTTP 200 without choices: {response.text[:200]!r}", endpoint_fault=True)
+            self.limiter.on_success()
+            self.balancer.mark_success(endpoint)
+            return data
+        message = _error_message(response)
+        if status == 429:
+            raise _Retryable("429", f"HTTP 429: {message}", retry_after=parse_retry_after(response.headers.get("retry-after")), overload=True)
+        if status >= 500 or status in _RETRY_STATUS:
+            raise _Retryable(
+                str(status),
+                f"HTTP {status}: {message}",
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
+                overload=status in (503, 504),
+                endpoint_fault=True,
+            )
+        raise LLMError(f"{endpoint.url}{path}: HTTP {status}: {message}")
+
+    # -- the stall watchdog ------------------------------------------------------------------
+    def _ensure_watchdog(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._watchdog is None or self._watchdog.done() or self._watchdog.get_loop() is not loop:
+            self._watchdog = loop.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        period = max(0.05, min(1.0, self.stall_timeout / 4))
+        while self._in_flight > 0:
+            await asyncio.sleep(period)
+            idle = time.monotonic() - self._last_progress
+            if self._in_flight > 0 and idle >= self.stall_timeout and self._stall is not None and not self._stall.done():
+                urls = ", ".join(e.url for e in self.balancer.endpoints)
+                last = f"; last error: {self._last_error}" if self._last_error else ""
+                self._stall.set_result(
+                    f"stalled: no response from {urls} for {idle:.1f}s with {self._in_flight} requests in flight "
+                    f"(stall_timeout={self.stall_timeout:g}s){last}"
+                )
+                self._stall = None
+                self._last_progress = time.monotonic()
+
+
+def _choices(data: dict[str, Any], expected: int) -> list[dict[str, Any]]:
+    choices = sorted(data.get("choices") or [], key=lambda c: c.get("index", 0))
+    if len(choices) != expected:
+        raise LLMError(f"asked for n={expected} completions, the server returned {len(choices)}")
+    return choices
+
+
+def _chat_text_length(choice: dict[str, Any]) -> int:
+    message = choice.get("message") or {}
+    total = len(message.get("content") or "") + len(message.get("reasoning_content") or message.get("reasoning") or "")
+    for call in message.get("tool_calls") or []:
+        total += len(json.dumps(call.get("function") or {}))
+    return total
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text[:300] or response.reason_phrase
+    if isinstance(data, dict):
+        error = data.get("error", data)
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])[:500]
+        if isinstance(data.get("detail"), str):
+            return data["detail"][:500]
+    return json.dumps(data)[:300]

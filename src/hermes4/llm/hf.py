@@ -1,0 +1,131 @@
+"""The transformers engine: a local Hugging Face model folder behind the `LLM` protocol (batched `generate`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hermes4.llm.cutoff import TokenCounter
+from hermes4.llm.engine import Generation, GenerationJob, LocalEngine
+
+
+def detect_format(tokenizer: Any) -> str:
+    """"llama3" for Llama-3 header models, else "chatml", read from the tokenizer's eos and chat template."""
+    eos = getattr(tokenizer, "eos_token", None)
+    if eos == "<|eot_id|>":
+        return "llama3"
+    if eos == "<|im_end|>":
+        return "chatml"
+    template = getattr(tokenizer, "chat_template", None) or ""
+    if isinstance(template, str) and "<|start_header_id|>" in template and "<|im_start|>" not in template:
+        return "llama3"
+    return "chatml"
+
+
+class TransformersEngine(LocalEngine):
+    """Batched generation with a KV cache through `model.generate`, prompts rendered by `hermes4.chat`.
+
+    Jobs of one batch that share sampling settings run as one left-padded `generate` call; a seed
+    seeds torch's generator right before its call, so a seeded request gives the same output
+    whatever else is queued with a different seed (same-seed neighbours share one call).
+    """
+
+    def __init__(
+        self,
+        model_dir: str | Path,
+        *,
+        format: str | None = None,
+        max_batch: int = 8,
+        device: str | None = None,
+        dtype: str = "auto",
+        name: str | None = None,
+    ) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        path = Path(model_dir)
+        if not (path / "config.json").is_file():
+            raise ValueError(f"{path}: not a model folder (no config.json)")
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        super().__init__(name=name or path.name, format=format or detect_format(self.tokenizer), max_batch=max_batch)
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(self.device).eval()
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.counter = TokenCounter(self.tokenizer)
+        stop_ids = {self.tokenizer.convert_tokens_to_ids(self.end_of_turn)}
+        if self.tokenizer.eos_token_id is not None:
+            stop_ids.add(self.tokenizer.eos_token_id)
+        unk = self.tokenizer.unk_token_id
+        self.stop_token_ids = sorted(i for i in stop_ids if i is not None and i != unk)
+
+    def generate_batch(self, jobs: list[GenerationJob]) -> list[Generation]:
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for index, job in enumerate(jobs):
+            s = job.sampling
+            key = (s.temperature, s.top_p, s.top_k, s.max_tokens, s.seed, tuple(s.stop), s.logprobs)
+            groups.setdefault(key, []).append(index)
+        results: list[Generation | None] = [None] * len(jobs)
+        for indices in groups.values():
+            for index, generation in zip(indices, self._generate_group([jobs[i] for i in indices])):
+                results[index] = generation
+        return [r for r in results if r is not None]
+
+    def _generate_group(self, jobs: list[GenerationJob]) -> list[Generation]:
+        import torch
+        from transformers import GenerationConfig
+
+        sampling = jobs[0].sampling
+        encoded = self.tokenizer([j.prompt for j in jobs], return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        do_sample = sampling.temperature > 0
+        config = GenerationConfig(
+            max_new_tokens=sampling.max_tokens,
+            do_sample=do_sample,
+            temperature=sampling.temperature if do_sample else None,
+            top_p=sampling.top_p if do_sample else None,
+            top_k=(sampling.top_k if sampling.top_k > 0 else 0) if do_sample else None,
+            eos_token_id=self.stop_token_ids,
+            pad_token_id=self.tokenizer.pad_token_id,
+            stop_strings=list(sampling.stop) or None,
+            return_dict_in_generate=True,
+            output_logits=sampling.logprobs,
+        )
+        if sampling.seed is not None:
+            torch.manual_seed(sampling.seed)
+        with torch.inference_mode():
+            out = self.model.generate(**encoded, generation_config=config, tokenizer=self.tokenizer if sampling.stop else None)
+        prompt_width = encoded["input_ids"].shape[1]
+        new_tokens = out.sequences[:, prompt_width:].tolist()
+        prompt_lengths = encoded["attention_mask"].sum(dim=1).tolist()
+        step_logprobs = None
+        if sampling.logprobs and out.logits:
+            stacked = torch.stack(out.logits, dim=1).float().log_softmax(dim=-1)  # [batch, steps, vocab]
+            chosen = out.sequences[:, prompt_width:].unsqueeze(-1)
+            step_logprobs = stacked.gather(-1, chosen).squeeze(-1).tolist()
+        generations = []
+        for row, ids in enumerate(new_tokens):
+            generations.append(self._finish_row(ids, sampling.stop, sampling.max_tokens, int(prompt_lengths[row]), step_logprobs[row] if step_logprobs else None))
+        return generations
+
+    def _finish_row(self, ids: list[int], stop: list[str], max_tokens: int, prompt_tokens: int, logprobs: list[float] | None) -> Generation:
+        stop_ids = set(self.stop_token_ids)
+        ended = next((i for i, t in enumerate(ids) if t in stop_ids), None)
+        kept = ids if ended is None else ids[:ended]
+        generated = len(ids) if ended is None else ended + 1
+        text = self.tokenizer.decode(kept, skip_special_tokens=False)
+        finish = "stop" if ended is not None else ("length" if len(ids) >= max_tokens else "stop")
+        # `stop_strings` halts generation but leaves the stop string in the output; cut it off like vLLM.
+        cut = min((at for at in (text.find(s) for s in stop) if at != -1), default=-1)
+        if cut != -1:
+            text = text[:cut]
+            finish = "stop"
+        tokens = None
+        if logprobs is not None:
+            logprobs = logprobs[:generated]
+            tokens = [self.tokenizer.decode([t], skip_special_tokens=False) for t in ids[:generated]]
+        return Generation(text=text, finish_reason=finish, prompt_tokens=prompt_tokens, completion_tokens=generated, logprobs=logprobs, tokens=tokens)
+
+    async def aclose(self) -> None:
+        # Drop the weights so a long-lived process can load another model.
+        self.model = None  # type: ignore[assignment]
