@@ -28,14 +28,14 @@ def strip_reasoning(text: str) -> str:
     return text
 
 
-def final_answer(trajectory: Trajectory) -> str:
+def final_answer(trajectory: Trajectory, *, strip: bool = True) -> str:
     """The answer the verifier judges: the last assistant content with any reasoning and tool calls removed.
 
     Reasoning parsed into `reasoning_content` is never consulted, so an answer written only inside
     `<think>` counts as no answer at all.
     """
-    text = strip_reasoning(final_message_text(trajectory))
-    return _TOOL_CALL.sub("", text).strip()
+    text = _TOOL_CALL.sub("", strip_reasoning(final_message_text(trajectory)))
+    return text.strip() if strip else text
 
 
 def raw_output(trajectory: Trajectory) -> str:

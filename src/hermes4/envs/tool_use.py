@@ -1,0 +1,269 @@
+"""`tool_use`: computations the model may do with the `python` tool inside `<think>`; a bonus only when a
+tool result is what the answer rests on."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from hermes4.chat.messages import Conversation, Message, ToolSpec
+from hermes4.envs.answer import final_answer
+from hermes4.envs.base import Env, Item, Trajectory, Verdict
+from hermes4.envs.procedural.tasks import extract_answer
+from hermes4.envs.registry import register_env
+
+if TYPE_CHECKING:
+    from hermes4.envs.procedural.teacher_model import TeacherContext
+    from hermes4.llm import LLM, Sampling
+
+TOOL_HINT = "You can run Python code with the `python` tool; its printed output comes back to you."
+ANSWER_INSTRUCTION = 'End your response with a line of the form "Answer: <integer>".'
+PYTHON_TOOL = ToolSpec.model_validate(
+    {
+        "type": "function",
+        "function": {
+            "name": "python",
+            "description": "Run a Python program and return what it prints (stdout, and stderr on errors).",
+            "parameters": {
+                "type": "object",
+                "properties": {"code": {"type": "string", "description": "the Python source to run"}},
+                "required": ["code"],
+            },
+        },
+    }
+)
+_TOOL_RESPONSE = re.compile(r"<tool_response>\s*(.*?)\s*</tool_response>", re.S)
+_INTEGER = re.compile(r"-?\d+")
+
+
+@dataclass(frozen=True)
+class Computation:
+    """A question whose exact answer wants a program: a question template, a solver, and the program."""
+
+    name: str
+    pattern: re.Pattern[str]
+    question: Callable[[dict[str, int]], str]
+    solve: Callable[[dict[str, int]], int]
+    program: Callable[[dict[str, int]], str]
+    draw: Callable[[random.Random], dict[str, int]]
+
+
+def _primes_below(n: int) -> int:
+    sieve = bytearray([1]) * max(n, 2)
+    sieve[0:2] = b"\x00\x00"
+    for p in range(2, int(n**0.5) + 1):
+        if sieve[p]:
+            sieve[p * p :: p] = bytearray(len(range(p * p, n, p)))
+    return sum(sieve[:n])
+
+
+def _fib_mod(k: int, m: int) -> int:
+    a, b = 0, 1
+    for _ in range(k):
+        a, b = b, (a + b) % m
+    return a
+
+
+def _collatz(n: int) -> int:
+    steps = 0
+    while n != 1:
+        n = n // 2 if n % 2 == 0 else 3 * n + 1
+        steps += 1
+    return steps
+
+
+def _divisors(n: int) -> int:
+    return sum(2 if d * d != n else 1 for d in range(1, int(n**0.5) + 1) if n % d == 0)
+
+
+COMPUTATIONS: list[Computation] = [
+    Computation(
+        "digit_sum_power",
+        re.compile(r"What is the sum of the decimal digits of (\d+)\^(\d+)\?"),
+        lambda p: f"What is the sum of the decimal digits of {p['b']}^{p['e']}?",
+        lambda p: sum(int(d) for d in str(p["b"] ** p["e"])),
+        lambda p: f"print(sum(int(d) for d in str({p['b']} ** {p['e']})))",
+        lambda r: {"b": r.randint(3, 99), "e": r.randint(40, 300)},
+    ),
+    Computation(
+        "count_primes",
+        re.compile(r"How many prime numbers are less than (\d+)\?"),
+        lambda p: f"How many prime numbers are less than {p['n']}?",
+        lambda p: _primes_below(p["n"]),
+        lambda p: (
+            f"n = {p['n']}\nsieve = [True] * n\nsieve[0:2] = [False, False]\n"
+            "for i in range(2, int(n ** 0.5) + 1):\n    if sieve[i]:\n        sieve[i*i::i] = [False] * len(range(i*i, n, i))\n"
+            "print(sum(sieve))"
+        ),
+        lambda r: {"n": r.randint(1000, 200000)},
+    ),
+    Computation(
+        "fibonacci_mod",
+        re.compile(r"What is the (\d+)-th Fibonacci number modulo (\d+)\?"),
+        lambda p: f"What is the {p['k']}-th Fibonacci number modulo {p['m']}? (F(1) = F(2) = 1.)",
+        lambda p: _fib_mod(p["k"], p["m"]),
+        lambda p: f"a, b = 0, 1\nfor _ in range({p['k']}):\n    a, b = b, (a + b) % {p['m']}\nprint(a)",
+        lambda r: {"k": r.randint(200, 5000), "m": r.choice([1000003, 998244353, 65537, 10007])},
+    ),
+    Computation(
+        "collatz_steps",
+        re.compile(r"How many steps does the Collatz sequence starting at (\d+) take to reach 1\?"),
+        lambda p: f"How many steps does the Collatz sequence starting at {p['n']} take to reach 1?",
+        lambda p: _collatz(p["n"]),
+        lambda p: f"n, steps = {p['n']}, 0\nwhile n != 1:\n    n = n // 2 if n % 2 == 0 else 3 * n + 1\n    steps += 1\nprint(steps)",
+        lambda r: {"n": r.randint(1000, 10**7)},
+    ),
+    Computation(
+        "divisor_count",
+        re.compile(r"How many positive divisors does (\d+) have\?"),
+        lambda p: f"How many positive divisors does {p['n']} have?",
+        lambda p: _divisors(p["n"]),
+        lambda p: f"n = {p['n']}\nprint(sum(1 for d in range(1, n + 1) if n % d == 0))",
+        lambda r: {"n": r.randint(10**4, 10**6)},
+    ),
+]
+_FIELDS = {"digit_sum_power": ("b", "e"), "count_primes": ("n",), "fibonacci_mod": ("k", "m"), "collatz_steps": ("n",), "divisor_count": ("n",)}
+
+
+def recognise_computation(text: str) -> tuple[Computation, dict[str, int]] | None:
+    for comp in COMPUTATIONS:
+        m = comp.pattern.search(text)
+        if m:
+            return comp, dict(zip(_FIELDS[comp.name], map(int, m.groups())))
+    return None
+
+
+@dataclass
+class ToolExchange:
+    """One tool call and the response it got."""
+
+    name: str
+    arguments: dict[str, Any]
+    response: str | None
+
+
+def tool_exchanges(trajectory: Trajectory) -> list[ToolExchange]:
+    """Every tool call of the trajectory paired with its response, in order (structured messages first;
+    `<tool_response>` blocks written inline in reasoning count as responses to the preceding calls)."""
+    exchanges: list[ToolExchange] = []
+    pending: dict[str, ToolExchange] = {}
+    for message in trajectory.messages:
+        if message.role == "assistant":
+            for call in message.tool_calls or []:
+                exchange = ToolExchange(call.name, call.arguments, None)
+                exchanges.append(exchange)
+                pending[call.id or f"#{len(exchanges)}"] = exchange
+            inline = _TOOL_RESPONSE.findall(message.reasoning_content or "")
+            unanswered = [e for e in exchanges if e.response is None]
+            for exchange, response in zip(unanswered, inline):
+                exchange.response = response
+        elif message.role == "tool":
+            target = pending.pop(message.tool_call_id, None) if message.tool_call_id else None
+            if target is None:
+                target = next((e for e in exchanges if e.response is None), None)
+            if target is not None:
+                target.response = message.content or ""
+            else:
+                exchanges.append(ToolExchange(message.name or "?", {}, message.content or ""))
+    return exchanges
+
+
+def answer_rests_on_tool(exchanges: list[ToolExchange], answer: int) -> bool:
+    """True when a tool response printed the answer and the program that printed it did not contain it:
+    the value came from the tool, not from the model echoing a number it already had."""
+    value = str(answer)
+    for exchange in exchanges:
+        if exchange.response is None:
+            continue
+        printed = _INTEGER.findall(exchange.response)
+        source = json.dumps(exchange.arguments, ensure_ascii=False)
+        if value in printed and not re.search(rf"(?<![\d]){re.escape(value)}(?![\d])", source):
+            return True
+    return False
+
+
+@register_env("tool_use")
+class ToolUseEnv(Env):
+    """Exact computations with the python tool (interleaved inside <think>); bonus when the answer comes from a tool result."""
+
+    check_timeout_s = 5.0
+
+    def __init__(self, n: int = 100, seed: int = 0, bonus: float = 0.25, tasks: list[str] | None = None, max_tool_calls: int = 4) -> None:
+        known = [c.name for c in COMPUTATIONS]
+        bad = [t for t in tasks or [] if t not in known]
+        if bad:
+            raise ValueError(f"option tasks: unknown task {bad[0]!r}; known: {', '.join(known)}")
+        self.computations = [c for c in COMPUTATIONS if not tasks or c.name in tasks]
+        self.n, self.seed, self.bonus, self.max_tool_calls = n, seed, bonus, max_tool_calls
+
+    def items(self, split: str = "train", seed: int = 0) -> list[Item]:
+        from hermes4.envs.procedural.env import task_rng
+
+        out = []
+        for index in range(self.n):
+            rng = task_rng(f"tool_use|{split}", self.seed + seed, index)
+            comp = self.computations[index % len(self.computations)]
+            params = comp.draw(rng)
+            text = f"{comp.question(params)}\n\n{TOOL_HINT} {ANSWER_INSTRUCTION}"
+            out.append(
+                Item(
+                    id=f"tool_use-{comp.name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}",
+                    prompt=Conversation(messages=[Message(role="user", content=text)], tools=[PYTHON_TOOL]),
+                    reference={"answer": comp.solve(params)},
+                    meta={"task": comp.name, "params": params},
+                )
+            )
+        return out
+
+    def verify(self, item: Item, trajectory: Trajectory) -> Verdict:
+        expected = int(item.reference["answer"])
+        given = extract_answer(final_answer(trajectory))
+        exchanges = tool_exchanges(trajectory)
+        details: dict[str, Any] = {"expected": expected, "given": given, "tool_calls": len(exchanges)}
+        if given is None:
+            return Verdict("fail", 0.0, {**details, "reason": "no 'Answer:' line after the reasoning"})
+        try:
+            value = int(given.replace(",", "").strip())
+        except ValueError:
+            return Verdict("fail", 0.0, {**details, "reason": "the answer is not an integer"})
+        if value != expected:
+            return Verdict("fail", 0.0, {**details, "reason": "wrong answer"})
+        used = answer_rests_on_tool(exchanges, value)
+        return Verdict("pass", 1.0 + (self.bonus if used else 0.0), {**details, "tool_result_used": used})
+
+    async def rollout(self, item: Item, llm: LLM, sampling: Sampling, *, thinking: bool = False) -> Trajectory:
+        from hermes4.envs.tool_rollout import run_tool_rollout
+
+        return await run_tool_rollout(item, llm, sampling, thinking=thinking, max_tool_calls=self.max_tool_calls)
+
+
+# ------------------------------------------------------------------------------------------------ teacher
+
+
+def teach(ctx: TeacherContext) -> str | None:
+    """The scripted teacher on a tool-use item: call `python` first, then answer from its output."""
+    from hermes4.envs.procedural.teacher_model import _compose
+
+    found = recognise_computation(ctx.task_text)
+    if found is None or TOOL_HINT not in ctx.task_text:
+        return None
+    comp, params = found
+    if not ctx.tool_responses:
+        call = json.dumps({"name": "python", "arguments": {"code": comp.program(params)}})
+        preamble = "This needs an exact computation, so I will run Python."
+        if ctx.thinking:
+            prefix = "" if (ctx.inside_think or ctx.partial.rstrip().endswith("<think>")) else "<think>\n"
+            return f"{prefix}{preamble}\n<tool_call>\n{call}\n</tool_call>"
+        return f"<tool_call>\n{call}\n</tool_call>"
+    printed = _INTEGER.findall(ctx.tool_responses[-1])
+    if ctx.mistaken or not printed:  # the planted mistake: ignore the tool and guess
+        value = comp.solve(params) + ctx.rng.choice([-3, -2, -1, 1, 2, 3])
+        reasoning = "I will trust my own estimate instead of the tool output."
+    else:
+        value = int(printed[-1])
+        reasoning = f"The tool printed {value}, which is the exact result."
+    return _compose(ctx, reasoning, f"Answer: {value}")
