@@ -111,3 +111,64 @@ def test_unknown_attention_implementation_is_named():
     batch = collate_rows([[(np.array([1, 2]), np.array([1, 1]))]], seq_len=4, pad_token_id=0)
     with pytest.raises(ValueError, match=re.escape("attn_implementation: 'paged|mystery'")):
         document_attention_kwargs(batch, model)
+
+
+def test_flex_block_mask_allows_exactly_the_block_causal_pattern():
+    # The GPU path: the BlockMask's mask_mod, evaluated at every (query, key), is the same pattern as the
+    # SDPA mask. (The flex kernel itself needs a compile; its forward matched SDPA to 1e-7 on this model.)
+    from hermes4.train.attention import flex_block_mask
+
+    batch = collate_rows(documents(seed=3), seq_len=40, pad_token_id=0)
+    block_mask = flex_block_mask(batch.document_ids)
+    rows, length = batch.document_ids.shape
+    b, q, kv = torch.meshgrid(torch.arange(rows), torch.arange(length), torch.arange(length), indexing="ij")
+    allowed = block_mask.mask_mod(b, torch.zeros_like(b), q, kv)
+    assert torch.equal(allowed, block_causal_mask(batch.document_ids)[:, 0])
+
+
+def test_end_to_end_conversations_to_isolated_loss_on_the_tiny_model(tiny_model_dir, tiny_tokenizer):
+    # Conversations -> chat-layer ids -> global packing -> loader rows -> the tiny Qwen3 with document masks:
+    # every supervised token's loss equals its loss with its conversation run alone.
+    from transformers import AutoModelForCausalLM
+
+    from hermes4.chat import Conversation
+    from hermes4.train.batches import PackedLoader
+    from hermes4.train.data import tokenize_conversations
+    from hermes4.train.packing import pack
+
+    conversations = [
+        Conversation.parse(
+            {
+                "messages": [
+                    {"role": "user", "content": f"Question {i}: " + "why? " * (i % 4)},
+                    {"role": "assistant", "content": f"Answer {i}.", "reasoning_content": "think " * (1 + i % 3)},
+                ],
+                "thinking": i % 2 == 1,
+            }
+        )
+        for i in range(8)
+    ]
+    samples, _ = tokenize_conversations(conversations, tiny_tokenizer)
+    capacity = int(samples.lengths.max()) * 2
+    packing = pack(samples.lengths, capacity, seed=0)
+    loader = PackedLoader(samples, packing, seq_len=capacity, micro_batch_size=2, pad_token_id=tiny_tokenizer.pad_token_id)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation="sdpa", dtype=torch.float32).eval()
+    compared = 0
+    for _ in range(loader.micro_batches_per_epoch):
+        batch = next(loader)
+        with torch.no_grad():
+            logits = model(input_ids=batch.input_ids, position_ids=batch.position_ids, **document_attention_kwargs(batch, model)).logits
+        loss = per_token_loss(logits, batch.labels)
+        for row, indices in enumerate(batch.sample_indices):
+            start = 0
+            for index in indices:
+                ids, mask = samples.sample(index)
+                alone = collate_rows([[(ids, mask)]], seq_len=len(ids), pad_token_id=0)
+                with torch.no_grad():
+                    alone_loss = per_token_loss(model(input_ids=alone.input_ids, use_cache=False).logits, alone.labels)[0]
+                supervised = alone.labels[0] != IGNORE_INDEX
+                end = start + len(ids)
+                torch.testing.assert_close(loss[row, start:end][supervised], alone_loss[supervised], rtol=0, atol=1e-5)
+                compared += int(supervised.sum())
+                start = end
+    assert compared == sum(int(samples.sample(i)[1][1:].sum()) for i in range(len(samples))) > 0
