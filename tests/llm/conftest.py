@@ -16,16 +16,6 @@ import pytest
 from hermes4.llm import ScriptedEngine, ScriptRequest
 from hermes4.llm.server import RunningServer, start_server
 
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city.",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
-
-
 def script(request: ScriptRequest) -> str:
     """The test model: echoes the last user message; keywords ask for tool calls, long output, failure."""
     if request.conversation is not None:
