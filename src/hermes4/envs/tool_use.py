@@ -22,21 +22,14 @@ if TYPE_CHECKING:
 
 TOOL_HINT = "You can run Python code with the `python` tool; its printed output comes back to you."
 ANSWER_INSTRUCTION = 'End your response with a line of the form "Answer: <integer>".'
-PYTHON_TOOL = ToolSpec.model_validate(
-    {
-        "type": "function",
-        "function": {
-            "name": "python",
-            "description": "Run a Python program and return what it prints (stdout, and stderr on errors).",
-            "parameters": {
-                "type": "object",
-                "properties": {"code": {"type": "string", "description": "the Python source to run"}},
-                "required": ["code"],
-            },
-        },
-    }
-)
-_TOOL_RESPONSE = re.compile(r"<tool_response>\s*(.*?)\s*</tool_response>", re.S)
+
+
+def python_tool_spec() -> ToolSpec:
+    """The `python` tool as the model sees it: the agent's sandboxed tool."""
+    from hermes4.envs.tool_rollout import python_registry
+
+    return ToolSpec.model_validate(python_registry().specs()[0])
+_INLINE_EXCHANGE = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>\s*<tool_response>\s*(.*?)\s*</tool_response>", re.S)
 _INTEGER = re.compile(r"-?\d+")
 
 
@@ -157,10 +150,10 @@ def tool_exchanges(trajectory: Trajectory) -> list[ToolExchange]:
                 exchange = ToolExchange(call.name, call.arguments, None)
                 exchanges.append(exchange)
                 pending[call.id or f"#{len(exchanges)}"] = exchange
-            inline = _TOOL_RESPONSE.findall(message.reasoning_content or "")
-            unanswered = [e for e in exchanges if e.response is None]
-            for exchange, response in zip(unanswered, inline):
-                exchange.response = response
+            # Interleaved calls live inside the reasoning: <tool_call>{json}</tool_call> then its <tool_response>.
+            for text in (message.reasoning_content or "", message.content or ""):
+                for call_text, response in _INLINE_EXCHANGE.findall(text):
+                    exchanges.append(ToolExchange(*_read_call(call_text), response))
         elif message.role == "tool":
             target = pending.pop(message.tool_call_id, None) if message.tool_call_id else None
             if target is None:
@@ -170,6 +163,22 @@ def tool_exchanges(trajectory: Trajectory) -> list[ToolExchange]:
             else:
                 exchanges.append(ToolExchange(message.name or "?", {}, message.content or ""))
     return exchanges
+
+
+def _read_call(text: str) -> tuple[str, dict[str, Any]]:
+    try:
+        call = json.loads(text)
+    except json.JSONDecodeError:
+        return "?", {"raw": text}
+    if not isinstance(call, dict):
+        return "?", {"raw": text}
+    arguments = call.get("arguments", {})
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except json.JSONDecodeError:
+            arguments = {"raw": arguments}
+    return str(call.get("name", "?")), arguments if isinstance(arguments, dict) else {"raw": arguments}
 
 
 def answer_rests_on_tool(exchanges: list[ToolExchange], answer: int) -> bool:
@@ -204,6 +213,7 @@ class ToolUseEnv(Env):
         from hermes4.envs.procedural.env import task_rng
 
         out = []
+        spec = python_tool_spec()
         for index in range(self.n):
             rng = task_rng(f"tool_use|{split}", self.seed + seed, index)
             comp = self.computations[index % len(self.computations)]
@@ -212,7 +222,7 @@ class ToolUseEnv(Env):
             out.append(
                 Item(
                     id=f"tool_use-{comp.name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}",
-                    prompt=Conversation(messages=[Message(role="user", content=text)], tools=[PYTHON_TOOL]),
+                    prompt=Conversation(messages=[Message(role="user", content=text)], tools=[spec]),
                     reference={"answer": comp.solve(params)},
                     meta={"task": comp.name, "params": params},
                 )

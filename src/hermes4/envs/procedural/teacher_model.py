@@ -89,7 +89,14 @@ def _context(request: ScriptRequest, error_rate: float, seed: int) -> TeacherCon
             responses = responses or raw_responses
     else:
         task_text, partial, responses = split_rendered_prompt(request.prompt or "")
-    thinking = bool(request.thinking) or "<think>" in partial or (request.prompt or "").rstrip().endswith("<think>")
+    # A raw completion carries no thinking flag: the rendered prompt tells (the deep-thinking system
+    # prompt, or a think block already open in the partial assistant message).
+    prompt = request.prompt or ""
+    thinking = bool(request.thinking) or "<think>" in partial or prompt.rstrip().endswith("<think>")
+    if not thinking and conversation is None:
+        from hermes4.chat import DEEP_THINKING_PROMPT
+
+        thinking = DEEP_THINKING_PROMPT[:60] in prompt
     key = f"{seed}|{task_text}|{request.sample_index}|{request.sampling.seed}"
     rng = random.Random(int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big"))
     mistaken = rng.random() < error_rate
