@@ -70,7 +70,8 @@ def read_records(path: str | os.PathLike[str], *, stream: str = "data", split: s
         yield from _read_saved(path, split)
         return
     shards = list_shards(path, stream)
-    if shards:
+    if shards or (path / "manifest.json").is_file():
+        # A dataset folder: only this stream's shards (a stream nobody wrote to yet is empty).
         for shard in shards:
             yield from read_jsonl(shard)
         return

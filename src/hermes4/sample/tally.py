@@ -1,0 +1,130 @@
+"""Accounting of a sampling run: per-item ledger entries, per-env totals and rates, live counters."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+# Outcome of one sample. `rollout_error`: the model call (or the env's rollout) raised, so nothing was judged.
+OUTCOMES = ("pass", "fail", "error", "timeout", "overlong", "rollout_error")
+
+
+@dataclass
+class ItemCounts:
+    """What happened to one item's samples; stored in its ledger entry."""
+
+    samples: int = 0
+    passed: int = 0
+    accepted: int = 0
+    duplicates: int = 0  # passed but repeated an accepted path
+    surplus: int = 0  # passed and distinct, but `keep` was already reached within the wave
+    failed: int = 0
+    errors: int = 0  # verdict `error` plus rollout errors
+    rollout_errors: int = 0
+    timeouts: int = 0
+    overlong: int = 0
+    tokens: int = 0  # completion tokens of every sample drawn
+
+    def add(self, outcome: str, tokens: int) -> None:
+        self.samples += 1
+        self.tokens += tokens
+        if outcome == "pass":
+            self.passed += 1
+        elif outcome == "fail":
+            self.failed += 1
+        elif outcome == "error":
+            self.errors += 1
+        elif outcome == "rollout_error":
+            self.errors += 1
+            self.rollout_errors += 1
+        elif outcome == "timeout":
+            self.timeouts += 1
+        elif outcome == "overlong":
+            self.overlong += 1
+
+    def to_json(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def _rate(part: int, whole: int) -> float:
+    return round(part / whole, 6) if whole else 0.0
+
+
+@dataclass
+class EnvTally:
+    """Totals of one env over every finished item in the output folder (earlier runs included)."""
+
+    items: int = 0
+    solved: int = 0
+    unsolved: int = 0
+    all_passed: int = 0  # items whose every drawn sample passed (easy prompts; kept as data too)
+    counts: ItemCounts = field(default_factory=ItemCounts)
+
+    def add_item(self, status: str, counts: dict[str, Any]) -> None:
+        self.items += 1
+        if status == "solved":
+            self.solved += 1
+        else:
+            self.unsolved += 1
+        known = {f.name for f in fields(ItemCounts)}
+        for name, value in counts.items():
+            if name in known and isinstance(value, int):
+                setattr(self.counts, name, getattr(self.counts, name) + value)
+        if counts.get("samples") and counts.get("passed") == counts.get("samples"):
+            self.all_passed += 1
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.counts
+        return {
+            "items": self.items,
+            "solved": self.solved,
+            "unsolved": self.unsolved,
+            "all_passed_items": self.all_passed,
+            "samples": c.samples,
+            "accepted": c.accepted,
+            "accept_rate": _rate(c.accepted, c.samples),
+            "pass_rate": _rate(c.passed, c.samples),
+            "solve_rate": _rate(self.solved, self.items),
+            "error_rate": _rate(c.errors, c.samples),
+            "timeout_rate": _rate(c.timeouts, c.samples),
+            "overlong_rate": _rate(c.overlong, c.samples),
+            "duplicates": c.duplicates,
+            "tokens": c.tokens,
+        }
+
+
+@dataclass
+class LiveCounters:
+    """This run's progress, read by the progress display."""
+
+    items_total: int = 0
+    items_done: int = 0  # finished by an earlier run or this one
+    items_skipped: int = 0  # already finished when this run started
+    items_incomplete: int = 0  # left for a rerun (the model call failed)
+    samples: int = 0
+    passed: int = 0
+    accepted: int = 0
+    records_written: int = 0
+    tokens: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def elapsed(self) -> float:
+        return max(time.monotonic() - self.started, 1e-9)
+
+    @property
+    def accept_rate(self) -> float:
+        return self.accepted / self.samples if self.samples else 0.0
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.elapsed
+
+    @property
+    def eta_s(self) -> float | None:
+        finished_now = self.items_done - self.items_skipped
+        remaining = self.items_total - self.items_done - self.items_incomplete
+        if finished_now <= 0:
+            return None
+        return remaining * self.elapsed / finished_now
