@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ class GenerationJob:
     conversation: Conversation | None = None
     thinking: bool = False
     sample_index: int = 0
+    request: int = 0  # which call the job belongs to (its n samples share it)
 
 
 @dataclass
@@ -60,6 +62,7 @@ class LocalEngine(ABC):
         self._draining = False
         self._accounting = Accounting()
         self._in_flight = 0
+        self._requests = itertools.count()
 
     # -- what a subclass provides -------------------------------------------------------------
     @abstractmethod
@@ -99,8 +102,9 @@ class LocalEngine(ABC):
         from hermes4.parse import parse
 
         started = time.perf_counter()
+        request = next(self._requests)
         jobs = [
-            GenerationJob(prompt=prompt, sampling=sampling, conversation=conversation, thinking=thinking, sample_index=i)
+            GenerationJob(prompt=prompt, sampling=sampling, conversation=conversation, thinking=thinking, sample_index=i, request=request)
             for i in range(sampling.n)
         ]
         self._in_flight += 1

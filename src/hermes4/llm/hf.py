@@ -25,9 +25,9 @@ def detect_format(tokenizer: Any) -> str:
 class TransformersEngine(LocalEngine):
     """Batched generation with a KV cache through `model.generate`, prompts rendered by `hermes4.chat`.
 
-    Jobs of one batch that share sampling settings run as one left-padded `generate` call; a seed
-    seeds torch's generator right before its call, so a seeded request gives the same output
-    whatever else is queued with a different seed (same-seed neighbours share one call).
+    Jobs of one batch that share sampling settings run as one left-padded `generate` call. A
+    seeded request runs as its own call (its n samples together), with torch's generator seeded
+    right before it, so it gives the same output whatever else is queued with it.
     """
 
     def __init__(
@@ -64,7 +64,7 @@ class TransformersEngine(LocalEngine):
         groups: dict[tuple[Any, ...], list[int]] = {}
         for index, job in enumerate(jobs):
             s = job.sampling
-            key = (s.temperature, s.top_p, s.top_k, s.max_tokens, s.seed, tuple(s.stop), s.logprobs)
+            key = (s.temperature, s.top_p, s.top_k, s.max_tokens, s.seed, tuple(s.stop), s.logprobs, job.request if s.seed is not None else None)
             groups.setdefault(key, []).append(index)
         results: list[Generation | None] = [None] * len(jobs)
         for indices in groups.values():
