@@ -11,13 +11,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.errors import PydanticUserError
 from pydantic_core import to_jsonable_python
 
 from hermes4.agent.docstrings import parse_docstring
 from hermes4.chat.messages import FunctionSpec, Message, ToolSpec
+from hermes4.parse.jsontools import json_path, validate
 
 
 class ToolDefinitionError(TypeError):
@@ -54,21 +54,6 @@ def result_content(value: Any) -> str:
     if isinstance(value, BaseModel):
         return value.model_dump_json()
     return json.dumps(to_jsonable_python(value, fallback=str), ensure_ascii=False)
-
-
-def schema_errors(value: Any, schema: dict[str, Any]) -> list[str]:
-    """Every violation of `schema` by `value`, each as `$.path: message`, in a stable order."""
-    validator_cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    validator = validator_cls(schema)
-    errors = sorted(validator.iter_errors(value), key=lambda e: (list(map(str, e.absolute_path)), e.message))
-    return [f"{_json_path(error.absolute_path)}: {error.message}" for error in errors]
-
-
-def _json_path(parts: Iterable[Any]) -> str:
-    path = "$"
-    for part in parts:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return path
 
 
 @dataclass
@@ -149,13 +134,13 @@ class Tool:
         """Why `arguments` do not fit this tool (`$.path: message` each); empty when they do."""
         if not isinstance(arguments, dict):
             return [f"$: arguments must be a JSON object, got {type(arguments).__name__}"]
-        errors = schema_errors(arguments, self.parameters)
+        errors = [str(error) for error in validate(arguments, self.parameters)]
         if errors or self.arguments_model is None:
             return errors
         try:
             self.arguments_model.model_validate(arguments)
         except ValidationError as exc:  # a constraint only pydantic knows (a model's own validator)
-            return [f"{_json_path(e['loc'])}: {e['msg']}" for e in exc.errors()]
+            return [f"{json_path(e['loc'])}: {e['msg']}" for e in exc.errors()]
         return []
 
     def bind(self, arguments: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
