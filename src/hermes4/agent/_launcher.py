@@ -47,10 +47,12 @@ PR_SET_NO_NEW_PRIVS = 38
 # World-writable places a dropped uid could still write to; each gets a private, size-limited tmpfs.
 PRIVATE_TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 
+LINUX = sys.platform.startswith("linux")
 _libc = ctypes.CDLL(None, use_errno=True)
-_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
-_libc.unshare.argtypes = [ctypes.c_int]
-_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+if LINUX:
+    _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+    _libc.unshare.argtypes = [ctypes.c_int]
+    _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 
 
 def _check(rc: int, what: str) -> None:
@@ -72,6 +74,8 @@ def unshare(flags: int) -> None:
 
 
 def prctl(option: int, arg: int) -> None:
+    if not LINUX:
+        raise OSError(f"prctl({option}) exists only on Linux")
     _check(_libc.prctl(option, arg, 0, 0, 0), f"prctl({option})")
 
 
@@ -91,6 +95,9 @@ def enter_namespaces(config: dict, isolation: dict) -> None:
     use_userns = config["mode"] == "userns" or (config["mode"] == "auto" and os.geteuid() != 0)
     if config["mode"] == "none":
         isolation["notes"].append("namespaces disabled by the caller")
+        return
+    if not LINUX:
+        isolation["notes"].append(f"no namespaces on {sys.platform}")
         return
     if use_userns:
         # An unprivileged caller can still get namespaces inside a user namespace that maps only itself.
@@ -239,20 +246,49 @@ def setup_filesystem(config: dict, isolation: dict, uid: int | None) -> None:
     _restore(workdir, entries, uid)
 
 
-def apply_limits(limits: dict) -> list[str]:
-    applied = []
+def _tasks_of(uid: int) -> int:
+    """Processes and threads the uid runs now (what RLIMIT_NPROC counts), from /proc; 0 where unknown."""
+    count = 0
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return 0
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as handle:
+                fields = dict(line.split(":", 1) for line in handle if ":" in line)
+            if int(fields["Uid"].split()[1]) == uid:
+                count += int(fields["Threads"])
+        except (OSError, KeyError, ValueError, IndexError):
+            continue
+    return count
+
+
+def apply_limits(limits: dict, isolation: dict, shares_uid: bool) -> list[str]:
+    max_processes = limits["max_processes"]
+    if shares_uid and os.geteuid() != 0:
+        # RLIMIT_NPROC counts every task of the uid, and this uid is the caller's own: allow the
+        # caller's current tasks on top, or the program could not start a single process.
+        max_processes += _tasks_of(os.geteuid())
     settings = [
         ("RLIMIT_CPU", limits["cpu_s"], limits["cpu_s"] + 1),  # SIGXCPU first, SIGKILL a second later
         ("RLIMIT_AS", limits["memory_bytes"], limits["memory_bytes"]),
         ("RLIMIT_FSIZE", limits["file_size_bytes"], limits["file_size_bytes"]),
-        ("RLIMIT_NPROC", limits["max_processes"], limits["max_processes"]),
+        ("RLIMIT_NPROC", max_processes, max_processes),
         ("RLIMIT_NOFILE", limits["max_open_files"], limits["max_open_files"]),
         ("RLIMIT_CORE", 0, 0),
     ]
+    applied = []
     for name, soft, hard in settings:
         if not hasattr(resource, name):
             continue
-        resource.setrlimit(getattr(resource, name), (soft, hard))
+        try:
+            resource.setrlimit(getattr(resource, name), (soft, hard))
+        except (OSError, ValueError) as exc:  # e.g. a hard limit already lower than asked
+            isolation["notes"].append(f"{name} not set ({exc})")
+            continue
         applied.append(name)
     return applied
 
@@ -297,7 +333,7 @@ def init(config: dict, isolation: dict, report: int) -> None:
 
 def program(config: dict, isolation: dict, report: int, uid: int | None) -> None:
     """The program's own process: limits, credentials, then exec (never returns)."""
-    isolation["rlimits"] = apply_limits(config["limits"])
+    isolation["rlimits"] = apply_limits(config["limits"], isolation, shares_uid=uid is None)
     try:
         prctl(PR_SET_NO_NEW_PRIVS, 1)  # setuid binaries (su, sudo) cannot give privileges back
         isolation["no_new_privs"] = True
@@ -308,18 +344,25 @@ def program(config: dict, isolation: dict, report: int, uid: int | None) -> None
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
     isolation["uid"] = os.geteuid()
-    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the uid change, which clears it
+    _die_with_parent()  # after the uid change, which clears it
     os.chdir(config["workdir"])
     os.write(report, (json.dumps({"isolation": isolation}) + "\n").encode())
     os.close(report)
     os.execve(config["python"], config["argv"], config["env"])
 
 
+def _die_with_parent() -> None:
+    try:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:
+        pass  # not Linux: the parent's wall-clock kill is the only guard
+
+
 def main() -> None:
     config = json.loads(sys.argv[1])
     report = config["report_fd"]
     os.set_inheritable(report, False)  # the program's exec closes it
-    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # if the parent dies, the sandbox goes with it
+    _die_with_parent()  # if the parent dies, the sandbox goes with it
     isolation = {
         "network_namespace": False,
         "pid_namespace": False,
