@@ -1,0 +1,172 @@
+"""Streaming parse cost: hermes4's incremental parser vs re-parsing the whole buffer at every token.
+
+Outputs of ~2k, ~8k and ~32k tokens (long reasoning, then 8 tool calls with code arguments) are streamed one token
+at a time (a regex tokenizer, ~3.5 characters per token). The peer is the approach today's servers take (vLLM's
+hermes tool parser with a `<think>` reasoning parser): append the delta to the whole text, run the regexes over
+all of it, partially parse the open call's JSON, and diff against what was already sent.
+
+    .venv/bin/python benchmarks/bench_parse.py [--sizes 2000,8000,32000] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import time
+
+import json_repair
+
+from hermes4.parse import StreamParser, ToolCallEnded, parse
+
+TOKEN = re.compile(r" ?[A-Za-z0-9_]+| ?[^A-Za-z0-9_\s]+|\s+")
+WORDS = (
+    "the a we need to check whether value list index call tool result first then so because maybe compute "
+    "weather city temperature file path read write function returns error case edge test"
+).split()
+
+
+def tokens(text: str) -> list[str]:
+    return TOKEN.findall(text)
+
+
+def make_output(target_tokens: int, seed: int = 0) -> str:
+    """Reasoning (~3/4 of the tokens, with code and `<` in it), then 8 tool calls whose arguments hold code."""
+    rng = random.Random(seed)
+    calls_budget = target_tokens // 4
+    per_call = calls_budget // 8
+    calls = []
+    for i in range(8):
+        lines = []
+        while len(tokens("\n".join(lines))) < per_call:
+            lines.append(f"    x{i} = compute({rng.randint(0, 99)}, '{rng.choice(WORDS)}') if a < b else {{'k': [1, 2]}}")
+        args = {"path": f"src/module_{i}.py", "code": "def f():\n" + "\n".join(lines), "overwrite": i % 2 == 0}
+        calls.append("<tool_call>\n" + json.dumps({"name": "write_file", "arguments": args}) + "\n</tool_call>")
+    tail = "\n".join(calls)
+    reasoning: list[str] = []
+    budget = target_tokens - len(tokens(tail))
+    count = 0
+    while count < budget:
+        sentence = " ".join(rng.choice(WORDS) for _ in range(12)) + (". If a < b then {x}.\n" if rng.random() < 0.2 else ".\n")
+        reasoning.append(sentence)
+        count += len(tokens(sentence))
+    return "<think>\n" + "".join(reasoning) + "</think>\n" + tail
+
+
+class ReparseEveryStep:
+    """The peer: keep the whole text, and at every delta re-run regexes over it and re-parse the open call."""
+
+    CALL = re.compile(r"<tool_call>(.*?)</tool_call>|<tool_call>(.*)", re.DOTALL)
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.sent_reasoning = 0
+        self.sent_content = 0
+        self.sent_args: dict[int, str] = {}
+        self.names: dict[int, str] = {}
+        self.finished: dict[int, dict] = {}
+
+    def feed(self, delta: str) -> list[tuple]:
+        self.text += delta
+        text = self.text
+        events: list[tuple] = []
+        stripped = text.lstrip()
+        if stripped.startswith("<think>"):
+            start = text.index("<think>") + len("<think>")
+            end = text.find("</think>")
+            reasoning = text[start:end] if end >= 0 else text[start:]
+            rest = text[end + len("</think>") :] if end >= 0 else ""
+        else:
+            reasoning, rest = "", text
+        if len(reasoning) > self.sent_reasoning:
+            events.append(("reasoning", reasoning[self.sent_reasoning :]))
+            self.sent_reasoning = len(reasoning)
+        content = rest.split("<tool_call>", 1)[0]
+        if len(content) > self.sent_content:
+            events.append(("content", content[self.sent_content :]))
+            self.sent_content = len(content)
+        for index, m in enumerate(self.CALL.finditer(rest)):
+            if index in self.finished:
+                continue
+            closed = m.group(1) is not None
+            body = (m.group(1) if closed else m.group(2)).strip()
+            if not body:
+                continue
+            try:
+                obj = json.loads(body) if closed else json_repair.loads(body)  # partial JSON parse of the open call
+            except Exception:
+                continue
+            if not isinstance(obj, dict) or not isinstance(obj.get("name"), str):
+                continue
+            if index not in self.names:
+                self.names[index] = obj["name"]
+                events.append(("call", index, obj["name"]))
+            args = obj.get("arguments") if isinstance(obj.get("arguments"), dict) else {}
+            args_json = json.dumps(args)
+            if not closed:
+                args_json = args_json.rstrip('}]"')  # withhold what the partial parse closed for us
+            sent = self.sent_args.get(index, "")
+            if args_json.startswith(sent) and len(args_json) > len(sent):
+                events.append(("args", index, args_json[len(sent) :]))
+                self.sent_args[index] = args_json
+            if closed:
+                self.finished[index] = {"name": obj["name"], "arguments": args}
+        return events
+
+
+def time_ours(pieces: list[str]) -> tuple[float, list]:
+    start = time.perf_counter()
+    parser = StreamParser()
+    ended = []
+    for piece in pieces:
+        for event in parser.feed(piece):
+            if isinstance(event, ToolCallEnded):
+                ended.append(event)
+    events, result = parser.finish()
+    elapsed = time.perf_counter() - start
+    return elapsed, [(c.name, c.arguments) for c in result.tool_calls]
+
+
+def time_peer(pieces: list[str]) -> tuple[float, list]:
+    start = time.perf_counter()
+    peer = ReparseEveryStep()
+    for piece in pieces:
+        peer.feed(piece)
+    elapsed = time.perf_counter() - start
+    return elapsed, [(c["name"], c["arguments"]) for _, c in sorted(peer.finished.items())]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="2000,8000,32000")
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    print(f"{'tokens':>7} {'chars':>7} | {'ours s':>8} {'us/tok':>7} | {'reparse s':>9} {'us/tok':>8} | {'ratio':>7}")
+    for size in (int(s) for s in args.sizes.split(",")):
+        text = make_output(size)
+        pieces = tokens(text)
+        assert "".join(pieces) == text
+        expected = [(c.name, c.arguments) for c in parse(text).tool_calls]
+        assert len(expected) == 8
+        ours = []
+        for _ in range(args.repeats):
+            seconds, calls = time_ours(pieces)
+            assert calls == expected
+            ours.append(seconds)
+        peer_repeats = args.repeats if size <= 8000 else 1
+        peer = []
+        for _ in range(peer_repeats):
+            seconds, calls = time_peer(pieces)
+            assert calls == expected, "the re-parsing peer must read the same calls"
+            peer.append(seconds)
+        best_ours, best_peer = min(ours), min(peer)
+        n = len(pieces)
+        print(
+            f"{n:>7} {len(text):>7} | {best_ours:>8.4f} {best_ours / n * 1e6:>7.2f} | {best_peer:>9.3f} "
+            f"{best_peer / n * 1e6:>8.1f} | {best_peer / best_ours:>6.1f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()
