@@ -142,3 +142,13 @@ def test_batched_tokenize_equals_one_by_one(request, fmt):
     batched = tokenize(rendered, tokenizer)
     assert batched == [tokenize([r], tokenizer)[0] for r in rendered]
     assert [s.input_ids for s in batched] == [tokenizer(r.text)["input_ids"] for r in rendered]
+
+
+def test_mask_of_equals_offsets_sweep_on_split_characters(tiny_tokenizer):
+    from hermes4.chat.tokenize import backend_of, mask_of
+
+    text = "<|im_start|>assistant\n🙂日本 ok<|im_end|>\n"
+    encoding = backend_of(tiny_tokenizer).encode(text, add_special_tokens=False)
+    end = text.index("<|im_end|>") + len("<|im_end|>")
+    for start in range(text.index("\n") , text.index(" ok")):
+        assert mask_of(encoding, [(start, end)]) == mask_from_offsets(encoding.offsets, [(start, end)])

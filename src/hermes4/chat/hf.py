@@ -142,7 +142,7 @@ def diff_template(
     """Render every case with the built-in renderer and through `template`; one CaseDiff per case."""
     results = []
     for case in cases:
-        flags = dict(thinking=case.thinking, keep_cots=case.keep_cots, add_generation_prompt=case.add_generation_prompt)
+        flags = {"thinking": case.thinking, "keep_cots": case.keep_cots, "add_generation_prompt": case.add_generation_prompt}
         ours = render(case.conversation, format=format, **flags).text
         try:
             theirs = render_with_template(case.conversation, template, format=format, tokenizer=tokenizer, **flags).text

@@ -35,7 +35,11 @@ from dataclasses import dataclass, field
 
 from hermes4.chat.formats import ChatFormat, get_format
 from hermes4.chat.messages import Conversation, Message, ToolCall
-from hermes4.chat.prompts import DEEP_THINKING_PROMPT, DEFAULT_SYSTEM_PROMPT, tools_system_prompt
+from hermes4.chat.prompts import (
+    DEEP_THINKING_PROMPT,
+    DEFAULT_SYSTEM_PROMPT,
+    tools_system_prompt,
+)
 
 EMPTY_THINK = "<think> </think>\n"
 

@@ -13,7 +13,12 @@ from __future__ import annotations
 import json
 
 from hermes4.chat.formats import ChatFormat, get_format
-from hermes4.chat.prompts import DEEP_THINKING_PROMPT, DEFAULT_SYSTEM_PROMPT, TOOLS_CALL_INSTRUCTIONS, TOOLS_PREAMBLE
+from hermes4.chat.prompts import (
+    DEEP_THINKING_PROMPT,
+    DEFAULT_SYSTEM_PROMPT,
+    TOOLS_CALL_INSTRUCTIONS,
+    TOOLS_PREAMBLE,
+)
 
 # Written with `{%-`/`-%}` on every tag so the layout of this source never reaches the output; literal text is
 # only ever emitted through `{{ }}` with string constants.

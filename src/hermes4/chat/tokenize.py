@@ -54,10 +54,23 @@ def mask_from_offsets(offsets: list[tuple[int, int]], spans: list[tuple[int, int
     return mask
 
 
+def mask_of(encoding: Any, spans: list[tuple[int, int]]) -> list[int]:
+    """The loss mask of one `tokenizers.Encoding` for `spans`.
+
+    Tokens of a byte-level tokenizer without offset trimming cover the text contiguously, so the tokens overlapping
+    `[start, end)` are exactly those from the one holding character `start` to the one holding `end - 1`; two
+    offset look-ups per span instead of converting every offset. Any gap falls back to the full offsets sweep.
+    """
+    mask = [0] * len(encoding.ids)
+    for start, end in spans:
+        first, last = encoding.char_to_token(start), encoding.char_to_token(end - 1)
+        if first is None or last is None:
+            return mask_from_offsets(encoding.offsets, spans)
+        mask[first : last + 1] = [1] * (last + 1 - first)
+    return mask
+
+
 def tokenize(rendered: list[Rendered], tokenizer: Any) -> list[TokenizedSample]:
     """Token ids and loss masks for each rendered conversation, one batched tokenizer call for all of them."""
     encodings = backend_of(tokenizer).encode_batch([r.text for r in rendered], add_special_tokens=False)
-    return [
-        TokenizedSample(list(encoding.ids), mask_from_offsets(encoding.offsets, r.spans))
-        for r, encoding in zip(rendered, encodings)
-    ]
+    return [TokenizedSample(encoding.ids, mask_of(encoding, r.spans)) for r, encoding in zip(rendered, encodings)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -39,19 +38,18 @@ def _check_format(format: str) -> None:
 def register(app: typer.Typer) -> None:
     @app.command()
     def render(
-        file: Optional[str] = typer.Argument(None, help="Conversation JSON ({\"messages\": [...], \"tools\": [...]}); - or absent for stdin."),
+        file: str | None = typer.Argument(None, help="Conversation JSON ({\"messages\": [...], \"tools\": [...]}); - or absent for stdin."),
         format: str = typer.Option("chatml", "--format", help="chatml or llama3."),
-        thinking: Optional[bool] = typer.Option(None, "--thinking/--no-thinking", help="Reasoning mode (default: the input's `thinking`, else off)."),
-        keep_cots: Optional[bool] = typer.Option(None, "--keep-cots/--no-keep-cots", help="Keep earlier turns' reasoning (default: the input's `keep_cots`, else off)."),
+        thinking: bool | None = typer.Option(None, "--thinking/--no-thinking", help="Reasoning mode (default: the input's `thinking`, else off)."),
+        keep_cots: bool | None = typer.Option(None, "--keep-cots/--no-keep-cots", help="Keep earlier turns' reasoning (default: the input's `keep_cots`, else off)."),
         no_generation_prompt: bool = typer.Option(False, "--no-generation-prompt", help="Do not end with the assistant header."),
-        template: Optional[Path] = typer.Option(None, "--template", help="Render through this Jinja chat template (the Hugging Face path) instead."),
-        tokenizer_dir: Optional[Path] = typer.Option(None, "--tokenizer", help="Tokenizer folder, for --json (and the special tokens a --template reads)."),
+        template: Path | None = typer.Option(None, "--template", help="Render through this Jinja chat template (the Hugging Face path) instead."),
+        tokenizer_dir: Path | None = typer.Option(None, "--tokenizer", help="Tokenizer folder, for --json (and the special tokens a --template reads)."),
         as_json: bool = typer.Option(False, "--json", help='Print {"text", "input_ids", "loss_mask"} (needs --tokenizer).'),
     ) -> None:
         """Print exactly the rendered prompt text, nothing added."""
-        from hermes4.chat import Conversation, ConversationError
+        from hermes4.chat import Conversation, ConversationError, tokenize
         from hermes4.chat import render as render_conversation
-        from hermes4.chat import tokenize
 
         _check_format(format)
         if as_json and tokenizer_dir is None:
@@ -62,10 +60,14 @@ def register(app: typer.Typer) -> None:
         except ConversationError as exc:
             raise fail(f"{name}: {exc}") from None
         tokenizer = _load_tokenizer(tokenizer_dir) if tokenizer_dir is not None else None
-        flags = dict(thinking=thinking, keep_cots=keep_cots, add_generation_prompt=not no_generation_prompt)
+        flags = {"thinking": thinking, "keep_cots": keep_cots, "add_generation_prompt": not no_generation_prompt}
 
         if template is not None:
-            from hermes4.chat.hf import TemplateError, has_generation_markers, render_with_template
+            from hermes4.chat.hf import (
+                TemplateError,
+                has_generation_markers,
+                render_with_template,
+            )
 
             source = _read_template(template)
             if as_json and not has_generation_markers(source):
@@ -106,7 +108,7 @@ def register(app: typer.Typer) -> None:
     def template_diff(
         template: Path = typer.Option(..., "--template", help="The Jinja chat template to compare with ours."),
         format: str = typer.Option("chatml", "--format", help="chatml or llama3: which built-in rendering to compare with."),
-        tokenizer_dir: Optional[Path] = typer.Option(None, "--tokenizer", help="Take bos/eos/... tokens for the template from this tokenizer."),
+        tokenizer_dir: Path | None = typer.Option(None, "--tokenizer", help="Take bos/eos/... tokens for the template from this tokenizer."),
         context: int = typer.Option(40, "--context", help="Characters of context shown on each side of a difference."),
     ) -> None:
         """Render the built-in battery both ways; per case print `equal` or the first difference. Exit 1 if any differ."""

@@ -40,8 +40,15 @@ class TinySize:
 
 def build_tokenizer(format: str = "chatml", *, vocab_size: int = 2048, corpus: Path = CORPUS_PATH):
     """Train the byte-level BPE tokenizer and wrap it as a `PreTrainedTokenizerFast` with the chat template."""
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
-    from tokenizers import AddedToken
+    from tokenizers import (
+        AddedToken,
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        pre_tokenizers,
+        trainers,
+    )
     from transformers import PreTrainedTokenizerFast
 
     fmt = get_format(format)
