@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import queue
 import threading
 import time
 import traceback
@@ -79,6 +80,55 @@ class CheckTimeout(Exception):
     """Raised by a checker (or the sandbox glue) when its own time limit ran out; becomes a `timeout` verdict."""
 
 
+class _Worker:
+    """A daemon thread that runs one checker call at a time; reused while its calls finish in time."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name="env-verify", daemon=True).start()
+
+    def _serve(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            job()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self._jobs.put(job)
+
+
+class _WorkerPool:
+    """Idle checker threads. A worker whose call overran its limit is abandoned (it may never return), so a
+    hung checker costs one thread, never the pool; a fresh worker replaces it on demand."""
+
+    def __init__(self) -> None:
+        self._idle: list[_Worker] = []
+        self._lock = threading.Lock()
+
+    def run(self, fn: Callable[[], Verdict], limit: float) -> Verdict | None:
+        with self._lock:
+            worker = self._idle.pop() if self._idle else _Worker()
+        done = threading.Event()
+        box: list[Verdict] = []
+
+        def job() -> None:
+            try:
+                box.append(fn())
+            except BaseException as exc:  # SystemExit & co. from a checker: still an answer for the caller
+                box.append(Verdict("error", 0.0, {"error": f"{type(exc).__name__}: {exc}"}))
+            finally:
+                done.set()
+
+        worker.submit(job)
+        if not done.wait(limit):
+            worker.submit(None)  # let it exit once (if ever) the stuck call returns
+            return None
+        with self._lock:
+            self._idle.append(worker)
+        return box[0]
+
+
+_POOL = _WorkerPool()
+
+
 def _guard_verify(verify: Callable[..., Verdict]) -> Callable[..., Verdict]:
     """Wrap an env's `verify`: exceptions become `error`, exceeding `check_timeout_s` becomes `timeout`."""
 
@@ -89,19 +139,12 @@ def _guard_verify(verify: Callable[..., Verdict]) -> Callable[..., Verdict]:
         if limit is None:
             verdict = _call_safely(verify, self, item, trajectory)
         else:
-            # A daemon thread, not a signal: works from any thread and inside an event loop. A checker that
+            # A worker thread, not a signal: works from any thread and inside an event loop. A checker that
             # never returns keeps its thread, but the caller gets its verdict on time.
-            box: list[Verdict] = []
-            worker = threading.Thread(
-                target=lambda: box.append(_call_safely(verify, self, item, trajectory)),
-                name=f"verify-{self.name}",
-                daemon=True,
-            )
-            worker.start()
-            worker.join(limit)
-            if not box:
+            result = _POOL.run(lambda: _call_safely(verify, self, item, trajectory), limit)
+            if result is None:
                 return Verdict("timeout", 0.0, {"reason": f"checker exceeded {limit:g}s", "env": self.name})
-            verdict = box[0]
+            verdict = result
         verdict.details.setdefault("verify_s", round(time.perf_counter() - started, 6))
         return verdict
 
