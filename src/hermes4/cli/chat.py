@@ -86,7 +86,7 @@ def register(app: typer.Typer) -> None:
         sys.stdout.write(json.dumps({"text": rendered.text, "input_ids": sample.input_ids, "loss_mask": sample.loss_mask}, ensure_ascii=False) + "\n")
 
     template_app = typer.Typer(
-        help="The exported Jinja chat template, and diffs of other templates against it.",
+        help="Print the exported Jinja chat template of --format; `template diff --template FILE` compares another template with ours.",
         invoke_without_command=True,
     )
     app.add_typer(template_app, name="template")

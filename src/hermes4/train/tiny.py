@@ -108,6 +108,11 @@ def init_tiny(
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer(format, vocab_size=vocab_size)
     tokenizer.save_pretrained(out)
+    # transformers 5 writes its new class name; the older alias loads in 4.x and 5 alike.
+    config_path = out / "tokenizer_config.json"
+    tokenizer_config = json.loads(config_path.read_text())
+    tokenizer_config["tokenizer_class"] = "PreTrainedTokenizerFast"
+    config_path.write_text(json.dumps(tokenizer_config, indent=2, ensure_ascii=False) + "\n")
 
     fmt = get_format(format)
     eos_id = tokenizer.convert_tokens_to_ids(fmt.eos_token)
