@@ -19,7 +19,8 @@ import logging
 import subprocess
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from hermes4.envs import Item, Trajectory, get_env
 
@@ -57,7 +58,7 @@ def bench_answer_format(n: int) -> tuple[float, float]:
     from hermes4.envs.answer_format import FORMATS_BY_NAME
 
     env = get_env(f"answer_format:n={n}")
-    fmt = lambda it: FORMATS_BY_NAME[it.reference["format"]]  # noqa: E731
+    fmt = lambda it: FORMATS_BY_NAME[it.reference["format"]]
     cases = _half(env.items(), lambda it: fmt(it).render("42"), lambda it: fmt(it).broken("42"))
     ours = _rate(lambda: [env.verify(it, t) for it, t, _ in cases], len(cases))
     return ours, _rate(lambda: [fmt(it).check(text) for it, _, text in cases], len(cases))
@@ -129,6 +130,8 @@ def bench_code(n: int) -> tuple[float, float]:
     tests = sum(len(it.reference["tests"]) for it, _, _ in cases)
     ours = _rate(lambda: [env.verify(it, t) for it, t, _ in cases], tests)
 
+    results: list[bool] = []
+
     def bare() -> None:
         import tempfile
         from pathlib import Path
@@ -140,12 +143,12 @@ def bench_code(n: int) -> tuple[float, float]:
                         Path(tmp, "solution.py").write_text(program)
                         Path(tmp, "args.txt").write_text(test["input"])
                         run = subprocess.run([sys.executable, "-c", _FUNCTION_HARNESS.format(name=item.reference["func_name"])],
-                                             cwd=tmp, capture_output=True, text=True, timeout=10)
-                        _functional_ok(run.stdout, test["output"])
+                                             cwd=tmp, capture_output=True, text=True, timeout=10, check=False)
+                        results.append(_functional_ok(run.stdout, test["output"]))
                     else:
                         run = subprocess.run([sys.executable, "-c", program], input=test["input"], cwd=tmp,
-                                             capture_output=True, text=True, timeout=10)
-                        normalise_output(run.stdout) == normalise_output(test["output"])
+                                             capture_output=True, text=True, timeout=10, check=False)
+                        results.append(normalise_output(run.stdout) == normalise_output(test["output"]))
 
     return ours, _rate(bare, tests)
 

@@ -8,7 +8,7 @@ import sys
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hermes4", "envs", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "hermes4", "envs", *args], capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_list_and_show() -> None:

@@ -9,7 +9,13 @@ import random
 import pytest
 
 from hermes4.envs import Trajectory, get_env
-from hermes4.envs.ifeval import IFEVAL_IDS, INSTRUCTIONS_BY_ID, compose, conflict, follows
+from hermes4.envs.ifeval import (
+    IFEVAL_IDS,
+    INSTRUCTIONS_BY_ID,
+    compose,
+    conflict,
+    follows,
+)
 from hermes4.envs.ifeval.langid import identify
 from hermes4.envs.ifeval.text import count_sentences, count_words, split_sentences
 

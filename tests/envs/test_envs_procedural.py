@@ -10,7 +10,13 @@ from decimal import Decimal
 import pytest
 
 from hermes4.envs import Trajectory, get_env
-from hermes4.envs.procedural import TASKS, answers_match, make_teacher, recognise, split_rendered_prompt
+from hermes4.envs.procedural import (
+    TASKS,
+    answers_match,
+    make_teacher,
+    recognise,
+    split_rendered_prompt,
+)
 from hermes4.envs.procedural.tasks import _UNITS
 from hermes4.llm import Sampling, ScriptedEngine, ScriptRequest
 
@@ -29,9 +35,15 @@ def _expected(name: str, p: dict) -> str:
         return str(value)
     if name == "word_problem":
         value = p["start"]
-        for event in p["events"]:
-            value = {"sells": lambda: value - event[1], "gives": lambda: value - event[1], "buys": lambda: value + event[1],
-                     "crates": lambda: value + event[1] * event[2] if len(event) > 2 else 0, "doubles": lambda: value * 2}[event[0]]()
+        for kind, *numbers in p["events"]:
+            if kind in ("sells", "gives"):
+                value -= numbers[0]
+            elif kind == "buys":
+                value += numbers[0]
+            elif kind == "crates":
+                value += numbers[0] * numbers[1]
+            else:
+                value *= 2
         return str(value)
     if name == "base_conversion":
         n, base, digits = p["n"], p["base"], ""

@@ -8,7 +8,16 @@ import threading
 import pytest
 
 from hermes4.chat.messages import Conversation, Message
-from hermes4.envs import Env, EnvSpecError, Item, Trajectory, Verdict, get_env, parse_spec, register_env
+from hermes4.envs import (
+    Env,
+    EnvSpecError,
+    Item,
+    Trajectory,
+    Verdict,
+    get_env,
+    parse_spec,
+    register_env,
+)
 from hermes4.envs.answer import final_answer, raw_output, think_structure
 from hermes4.envs.registry import env_names
 

@@ -1,7 +1,22 @@
 """Verifiable environments: the one abstraction for "a task with a checker" (items, rollout, verdict)."""
 
-from hermes4.envs.base import CheckTimeout, Env, Item, Trajectory, Verdict, trajectory_from_completion
-from hermes4.envs.registry import EnvSpecError, env_class, env_names, env_options, get_env, parse_spec, register_env
+from hermes4.envs.base import (
+    CheckTimeout,
+    Env,
+    Item,
+    Trajectory,
+    Verdict,
+    trajectory_from_completion,
+)
+from hermes4.envs.registry import (
+    EnvSpecError,
+    env_class,
+    env_names,
+    env_options,
+    get_env,
+    parse_spec,
+    register_env,
+)
 
 __all__ = [
     "CheckTimeout",

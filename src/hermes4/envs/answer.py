@@ -8,7 +8,7 @@ from hermes4.envs.base import Trajectory
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
-_TOOL_CALL = re.compile(r"<tool_call>.*?(</tool_call>|$)", re.S)
+_TOOL_CALL = re.compile(r"<tool_call>.*?(</tool_call>|$)", re.DOTALL)
 
 
 def final_message_text(trajectory: Trajectory) -> str:

@@ -8,11 +8,11 @@ import io
 import json
 import random
 import re
-import tomllib
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
+import tomllib
 import yaml
 
 from hermes4.chat.messages import Conversation, Message
@@ -50,7 +50,7 @@ def _need(condition: bool, reason: str) -> str | None:
 
 def _json_object_with(text: str, key: str) -> str | None:
     body = text.strip()
-    fenced = re.fullmatch(r"```(?:json)?\s*\n(.*?)\n```", body, re.S)
+    fenced = re.fullmatch(r"```(?:json)?\s*\n(.*?)\n```", body, re.DOTALL)
     if fenced:
         body = fenced[1]
     try:
@@ -64,7 +64,7 @@ def _json_object_with(text: str, key: str) -> str | None:
 
 def _yaml_answer(text: str) -> str | None:
     body = text.strip()
-    fenced = re.fullmatch(r"```(?:ya?ml)?\s*\n(.*?)\n```", body, re.S)
+    fenced = re.fullmatch(r"```(?:ya?ml)?\s*\n(.*?)\n```", body, re.DOTALL)
     try:
         value = yaml.safe_load(fenced[1] if fenced else body)
     except yaml.YAMLError:
@@ -76,7 +76,7 @@ def _yaml_answer(text: str) -> str | None:
 
 def _toml_answer(text: str) -> str | None:
     body = text.strip()
-    fenced = re.fullmatch(r"```(?:toml)?\s*\n(.*?)\n```", body, re.S)
+    fenced = re.fullmatch(r"```(?:toml)?\s*\n(.*?)\n```", body, re.DOTALL)
     try:
         value = tomllib.loads(fenced[1] if fenced else body)
     except tomllib.TOMLDecodeError:
@@ -144,7 +144,7 @@ FORMATS: list[AnswerFormat] = [
     _F("json_list", "Reply with only a JSON array whose single element is the answer as a string.",
        lambda t: _need(_is_json_array(t), "not a JSON array with one non-empty string"), lambda a: json.dumps([a])),
     _F("xml_tag", "Wrap the final answer in <answer></answer> tags.",
-       lambda t: _need(re.search(r"<answer>\s*\S.*?</answer>", t, re.S) is not None, "no non-empty <answer>…</answer>"),
+       lambda t: _need(re.search(r"<answer>\s*\S.*?</answer>", t, re.DOTALL) is not None, "no non-empty <answer>…</answer>"),
        lambda a: f"<answer>{a}</answer>"),
     _F("xml_nested", "Reply with only XML: a <response> root containing <reasoning> and <answer> elements.",
        _xml_nested, lambda a: f"<response><reasoning>computed step by step</reasoning><answer>{_xml_escape(a)}</answer></response>"),
@@ -201,7 +201,7 @@ FORMATS: list[AnswerFormat] = [
        lambda t: _need(bool(_lines(t)) and all(line.startswith("> ") for line in _lines(t)), "every line must start with '> '"),
        lambda a: f"> The answer is {a}."),
     _F("html_paragraph", "Reply with only one HTML paragraph: <p>…</p>.",
-       lambda t: _need(re.fullmatch(r"<p>[^<>]*\S[^<>]*</p>", t.strip(), re.S) is not None, "expected only <p>…</p>"),
+       lambda t: _need(re.fullmatch(r"<p>[^<>]*\S[^<>]*</p>", t.strip(), re.DOTALL) is not None, "expected only <p>…</p>"),
        lambda a: f"<p>The answer is {_xml_escape(a)}.</p>"),
     _F("postscript", "Give the answer, then end with a postscript line starting with 'P.S.'.",
        lambda t: _need(_last_line(t).startswith("P.S.") and len(_lines(t)) >= 2, "must end with a 'P.S.' line"),

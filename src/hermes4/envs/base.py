@@ -7,8 +7,9 @@ import queue
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from hermes4.chat.messages import Conversation, Message
 
@@ -112,7 +113,7 @@ class _WorkerPool:
         def job() -> None:
             try:
                 box.append(fn())
-            except BaseException as exc:  # SystemExit & co. from a checker: still an answer for the caller
+            except BaseException as exc:  # noqa: BLE001 (SystemExit & co. from a checker: still an answer)
                 box.append(Verdict("error", 0.0, {"error": f"{type(exc).__name__}: {exc}"}))
             finally:
                 done.set()
@@ -157,7 +158,7 @@ def _call_safely(verify: Callable[..., Verdict], env: Env, item: Item, trajector
         verdict = verify(env, item, trajectory)
     except CheckTimeout as exc:
         return Verdict("timeout", 0.0, {"reason": str(exc) or "checker timed out", "env": env.name})
-    except Exception as exc:  # a crashing checker is never evidence against the answer
+    except Exception as exc:  # noqa: BLE001 (a crashing checker is never evidence against the answer)
         return Verdict(
             "error",
             0.0,

@@ -19,7 +19,7 @@ from hermes4.envs.math_env import load_rows
 from hermes4.envs.registry import register_env
 
 SAMPLE_DATASET = Path(__file__).parent / "data" / "code_sample.jsonl"
-_PYTHON_BLOCK = re.compile(r"```(?:python|py|python3)[ \t]*\n(.*?)```", re.S)
+_PYTHON_BLOCK = re.compile(r"```(?:python|py|python3)[ \t]*\n(.*?)```", re.DOTALL)
 
 # Our own harness (trusted) for function tests: it imports the model's module and prints the result as JSON.
 _FUNCTION_HARNESS = """\
@@ -90,7 +90,7 @@ class CodeEnv(Env):
         for number, row in enumerate(self.rows, 1):
             question = row.get("question_content") or row.get("problem") or row.get("question")
             if not isinstance(question, str):
-                raise ValueError(f"{self.path}: row {number}: needs 'question_content' (or 'problem')")
+                raise ValueError(f"{self.path}: row {number}: needs 'question_content' (or 'problem')")  # noqa: TRY004 (bad data)
             metadata = row.get("metadata") or {}
             if isinstance(metadata, str):
                 metadata = json.loads(metadata) if metadata.strip() else {}

@@ -20,13 +20,10 @@ if TYPE_CHECKING:
 
 PRODUCE_MARKER = "Produce a JSON object that conforms to this JSON Schema:"
 REPAIR_MARKER = "Repair this malformed JSON object"
-_FENCE = re.compile(r"```(?:json)?\s*\n(.*?)\n```", re.S)
+_FENCE = re.compile(r"```(?:json)?\s*\n(.*?)\n```", re.DOTALL)
 
-_FIELD_NAMES = (
-    "id name title email created birthday status priority tags score count price ratio active verified "
-    "owner address city country zip items quantity notes labels version host port uuid kind level"
-).split()
-_WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima".split()
+_FIELD_NAMES = ["id", "name", "title", "email", "created", "birthday", "status", "priority", "tags", "score", "count", "price", "ratio", "active", "verified", "owner", "address", "city", "country", "zip", "items", "quantity", "notes", "labels", "version", "host", "port", "uuid", "kind", "level"]
+_WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima"]
 _FORMATS = ["date", "email", "ipv4", "ipv6", "uuid"]
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import typing
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from hermes4.envs.base import Env
 

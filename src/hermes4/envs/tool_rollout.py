@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 _FINISH = {"answer": "stop", "length": "length"}
 
 
-def python_registry(limits: SandboxLimits | None = None):  # noqa: ANN201 (agent type, imported lazily)
+def python_registry(limits: SandboxLimits | None = None):
     """A tool registry holding only the sandboxed `python` tool."""
     from hermes4.agent.python_tool import python_tool
     from hermes4.agent.tools import ToolRegistry

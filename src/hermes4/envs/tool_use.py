@@ -7,8 +7,9 @@ import hashlib
 import json
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from hermes4.chat.messages import Conversation, Message, ToolSpec
 from hermes4.envs.answer import final_answer
@@ -29,7 +30,7 @@ def python_tool_spec() -> ToolSpec:
     from hermes4.envs.tool_rollout import python_registry
 
     return ToolSpec.model_validate(python_registry().specs()[0])
-_INLINE_EXCHANGE = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>\s*<tool_response>\s*(.*?)\s*</tool_response>", re.S)
+_INLINE_EXCHANGE = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>\s*<tool_response>\s*(.*?)\s*</tool_response>", re.DOTALL)
 _INTEGER = re.compile(r"-?\d+")
 
 

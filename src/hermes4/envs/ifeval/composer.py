@@ -15,7 +15,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from hermes4.envs.ifeval.instructions import INSTRUCTIONS_BY_ID, IFEVAL_IDS, Kwargs, follows, lexicon
+from hermes4.envs.ifeval.instructions import (
+    IFEVAL_IDS,
+    INSTRUCTIONS_BY_ID,
+    Kwargs,
+    follows,
+    lexicon,
+)
 from hermes4.envs.ifeval.langid import STOPWORDS
 
 BASE_PROMPTS = [
@@ -36,14 +42,7 @@ BASE_PROMPTS = [
     "Describe a festival in an imaginary city.",
 ]
 
-_FILLER_EN = (
-    "the a of and to in is was for on that with as it at by from this be are or an not but they have we you "
-    "their there which when all can will one so if about more also into than only some could them these then "
-    "morning light quiet street small town people stories friends evening window table garden walk path "
-    "water hill field sky cloud road house door music song tea bread apple warm cold soft slow bright calm "
-    "old new long short good kind happy gentle open simple careful patient wide clear green blue red golden "
-    "read write think hear see find keep make give share rest stay move turn carry hold watch learn enjoy"
-).split()
+_FILLER_EN = ["the", "a", "of", "and", "to", "in", "is", "was", "for", "on", "that", "with", "as", "it", "at", "by", "from", "this", "be", "are", "or", "an", "not", "but", "they", "have", "we", "you", "their", "there", "which", "when", "all", "can", "will", "one", "so", "if", "about", "more", "also", "into", "than", "only", "some", "could", "them", "these", "then", "morning", "light", "quiet", "street", "small", "town", "people", "stories", "friends", "evening", "window", "table", "garden", "walk", "path", "water", "hill", "field", "sky", "cloud", "road", "house", "door", "music", "song", "tea", "bread", "apple", "warm", "cold", "soft", "slow", "bright", "calm", "old", "new", "long", "short", "good", "kind", "happy", "gentle", "open", "simple", "careful", "patient", "wide", "clear", "green", "blue", "red", "golden", "read", "write", "think", "hear", "see", "find", "keep", "make", "give", "share", "rest", "stay", "move", "turn", "carry", "hold", "watch", "learn", "enjoy"]
 
 ALL_IFEVAL_AND_COMPOSED = list(INSTRUCTIONS_BY_ID)
 
@@ -175,9 +174,7 @@ class _Writer:
         if "detectable_format:multiple_sections" in spec:
             blocks_n = max(blocks_n, spec["detectable_format:multiple_sections"]["num_sections"])
         # tokens that must appear somewhere in the body, spread over its sentences
-        extras: list[str] = []
-        for keyword in spec.get("keywords:existence", {}).get("keywords", []):
-            extras.append(keyword)
+        extras: list[str] = list(spec.get("keywords:existence", {}).get("keywords", []))
         freq = spec.get("keywords:frequency")
         if freq and freq["relation"] == "at least":
             have = sum(1 for e in extras if e.lower() == freq["keyword"].lower())
@@ -306,7 +303,7 @@ class _Writer:
 
 
 # Words that each contain one of the rarer letters, for letter padding.
-_LETTER_WORDS = "big buy fog fun keep kind pay park vine very wide way yes joy quiz zoo ox".split()
+_LETTER_WORDS = ["big", "buy", "fog", "fun", "keep", "kind", "pay", "park", "vine", "very", "wide", "way", "yes", "joy", "quiz", "zoo", "ox"]
 
 
 def _insert_before_tail(text: str, sentence: str, spec: dict[str, Kwargs]) -> str:
@@ -406,4 +403,4 @@ def compose(
     raise RuntimeError(f"could not compose {count} satisfiable instructions from {len(ids)} types in {max_tries} tries")
 
 
-__all__ = ["BASE_PROMPTS", "Composed", "IFEVAL_IDS", "compose", "conflict", "solve"]
+__all__ = ["BASE_PROMPTS", "IFEVAL_IDS", "Composed", "compose", "conflict", "solve"]

@@ -12,8 +12,9 @@ import json
 import random
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from hermes4.envs.ifeval.langid import LANGUAGE_NAMES, STOPWORDS, identify
 from hermes4.envs.ifeval.text import count_sentences, count_words, word_tokens
@@ -240,16 +241,26 @@ def _last_word(r: str, k: Kwargs) -> bool:
 
 # --------------------------------------------------------------------------------------- descriptions
 
-_KEYWORDS = "planet river harvest lantern journey signal garden archive compass meadow engine bridge".split()
-_FORBIDDEN = "very really basically actually simply just literally totally".split()
+_KEYWORDS = ["planet", "river", "harvest", "lantern", "journey", "signal", "garden", "archive", "compass", "meadow", "engine", "bridge"]
+_FORBIDDEN = ["very", "really", "basically", "actually", "simply", "just", "literally", "totally"]
 _END_PHRASES = ("Is there anything else I can help with?", "Any other questions?", "Let me know if you have additional questions.")
 _TITLE_HINT = "<<poem of joy>>"
-_FIRST_WORDS = "today summer rivers history markets music".split()
+_FIRST_WORDS = ["today", "summer", "rivers", "history", "markets", "music"]
 _LATIN_LANGS = ["es", "fr", "de", "it", "pt", "nl", "sv", "pl", "tr", "fi", "sw"]
 
 
 def _rel(rng: random.Random) -> str:
     return rng.choice(RELATIONS)
+
+
+def _draw_nth_paragraph(rng: random.Random) -> Kwargs:
+    count = rng.randint(2, 4)
+    return {"num_paragraphs": count, "nth_paragraph": rng.randint(1, count), "first_word": rng.choice(_FIRST_WORDS)}
+
+
+def _draw_word_range(rng: random.Random) -> Kwargs:
+    low = rng.choice([20, 40, 60])
+    return {"min_words": low, "max_words": low + rng.choice([30, 60, 100])}
 
 
 INSTRUCTIONS: list[Instruction] = [
@@ -280,7 +291,7 @@ INSTRUCTIONS: list[Instruction] = [
     Instruction("length_constraints:nth_paragraph_first_word", _nth_paragraph_first_word,
                 lambda k: (f"There should be {k['num_paragraphs']} paragraphs. Paragraphs and only paragraphs are separated with each other "
                            f"by two new lines as if it was '\\n\\n' in python. Paragraph {k['nth_paragraph']} must start with word {k['first_word']}."),
-                lambda rng: (lambda n: {"num_paragraphs": n, "nth_paragraph": rng.randint(1, n), "first_word": rng.choice(_FIRST_WORDS)})(rng.randint(2, 4))),
+                lambda rng: _draw_nth_paragraph(rng)),
     Instruction("detectable_content:number_placeholders", _placeholders,
                 lambda k: f"The response must contain at least {k['num_placeholders']} placeholders represented by square brackets, such as [address].",
                 lambda rng: {"num_placeholders": rng.randint(1, 3)}),
@@ -345,7 +356,7 @@ INSTRUCTIONS: list[Instruction] = [
                 lambda rng: {"start_phrase": rng.choice(["Here is my answer", "To begin", "In short"])}),
     Instruction("compose:word_range", _word_range,
                 lambda k: f"Your response must have between {k['min_words']} and {k['max_words']} words.",
-                lambda rng: (lambda low: {"min_words": low, "max_words": low + rng.choice([30, 60, 100])})(rng.choice([20, 40, 60]))),
+                lambda rng: _draw_word_range(rng)),
     Instruction("compose:no_digits", _no_digits,
                 lambda k: "Do not use any digits (0-9) in your response; spell numbers out.",
                 lambda rng: {}),

@@ -16,18 +16,18 @@ import unicodedata
 from collections import Counter
 
 STOPWORDS: dict[str, set[str]] = {
-    "en": set("the and of to in is that it for was on are with as be this by at have from or an not but they his her we you which their has been were would there what all can will one so if about more when also into than its only some could them these then".split()),
-    "es": set("el la de que y en los las del se por un una con no para es al lo como más pero sus le ya o este sí porque esta entre cuando muy sin sobre también me hasta hay donde quien desde todo nos durante todos uno les ni contra otros ese eso ante ellos e esto mí antes algunos qué unos yo otro otras otra él tanto esa estos mucho".split()),
-    "fr": set("le la les de des du et en un une est que qui dans pour pas sur au aux avec ce ces il elle ils elles nous vous ne se sont par plus mais ou comme on tout leur son sa ses été être avoir fait très aussi dont cette peut bien sans où même".split()),
-    "de": set("der die das und ist nicht ein eine zu den dem des mit sich auf für von im sie es auch an werden aus er hat dass wie bei oder nach wird noch am sind einer einem eines nur über wenn so zum zur kann aber wir ich ihr vor durch diese dieser".split()),
-    "it": set("il lo la gli le di che e è un una per non con del della dei delle nel nella sono si da al alla come più ma anche questo questa ha hanno se mi ci suo sua loro tra fra dove quando molto tutto essere stato".split()),
-    "pt": set("o a os as de do da dos das que e em um uma para com não por se na no mais como mas ao foi ele ela seu sua são também já pelo pela está isso esse essa muito quando ter há até sem depois entre nós você".split()),
-    "nl": set("de het een en van in is dat op te zijn voor met niet die aan er maar om ook als bij dan nog wordt door naar uit over tot hij zij wij ze je ik dit deze veel meer geen kan worden was".split()),
-    "sv": set("och att det som en är av för på med har den till inte om ett var jag han hon de vi kan så men från eller ska vid sig när efter hade mycket bara också detta dessa".split()),
-    "pl": set("i w na z że się do nie to jest jak o co ale po tak od za przez dla jego jej już tylko być ich są był była może przy który która które tym oraz czy gdy".split()),
-    "tr": set("ve bir bu da de için ile ne çok daha gibi olarak ama ben sen o biz siz onlar var yok değil mi kadar sonra her en şey ise olan oldu olduğu veya".split()),
-    "fi": set("ja on ei se että hän oli ovat mutta kun niin kuin myös tai joka jos vain sekä nyt sitä tämä ne me te he olla ollut kanssa mukaan jo".split()),
-    "sw": set("na ya wa kwa ni katika za la hii kuwa cha yake hiyo pia hata lakini sana wao sisi mimi wewe huo hilo ambao ambayo kama kwamba baada".split()),
+    "en": {"the", "and", "of", "to", "in", "is", "that", "it", "for", "was", "on", "are", "with", "as", "be", "this", "by", "at", "have", "from", "or", "an", "not", "but", "they", "his", "her", "we", "you", "which", "their", "has", "been", "were", "would", "there", "what", "all", "can", "will", "one", "so", "if", "about", "more", "when", "also", "into", "than", "its", "only", "some", "could", "them", "these", "then"},
+    "es": {"el", "la", "de", "que", "y", "en", "los", "las", "del", "se", "por", "un", "una", "con", "no", "para", "es", "al", "lo", "como", "más", "pero", "sus", "le", "ya", "o", "este", "sí", "porque", "esta", "entre", "cuando", "muy", "sin", "sobre", "también", "me", "hasta", "hay", "donde", "quien", "desde", "todo", "nos", "durante", "todos", "uno", "les", "ni", "contra", "otros", "ese", "eso", "ante", "ellos", "e", "esto", "mí", "antes", "algunos", "qué", "unos", "yo", "otro", "otras", "otra", "él", "tanto", "esa", "estos", "mucho"},
+    "fr": {"le", "la", "les", "de", "des", "du", "et", "en", "un", "une", "est", "que", "qui", "dans", "pour", "pas", "sur", "au", "aux", "avec", "ce", "ces", "il", "elle", "ils", "elles", "nous", "vous", "ne", "se", "sont", "par", "plus", "mais", "ou", "comme", "on", "tout", "leur", "son", "sa", "ses", "été", "être", "avoir", "fait", "très", "aussi", "dont", "cette", "peut", "bien", "sans", "où", "même"},
+    "de": {"der", "die", "das", "und", "ist", "nicht", "ein", "eine", "zu", "den", "dem", "des", "mit", "sich", "auf", "für", "von", "im", "sie", "es", "auch", "an", "werden", "aus", "er", "hat", "dass", "wie", "bei", "oder", "nach", "wird", "noch", "am", "sind", "einer", "einem", "eines", "nur", "über", "wenn", "so", "zum", "zur", "kann", "aber", "wir", "ich", "ihr", "vor", "durch", "diese", "dieser"},
+    "it": {"il", "lo", "la", "gli", "le", "di", "che", "e", "è", "un", "una", "per", "non", "con", "del", "della", "dei", "delle", "nel", "nella", "sono", "si", "da", "al", "alla", "come", "più", "ma", "anche", "questo", "questa", "ha", "hanno", "se", "mi", "ci", "suo", "sua", "loro", "tra", "fra", "dove", "quando", "molto", "tutto", "essere", "stato"},
+    "pt": {"o", "a", "os", "as", "de", "do", "da", "dos", "das", "que", "e", "em", "um", "uma", "para", "com", "não", "por", "se", "na", "no", "mais", "como", "mas", "ao", "foi", "ele", "ela", "seu", "sua", "são", "também", "já", "pelo", "pela", "está", "isso", "esse", "essa", "muito", "quando", "ter", "há", "até", "sem", "depois", "entre", "nós", "você"},
+    "nl": {"de", "het", "een", "en", "van", "in", "is", "dat", "op", "te", "zijn", "voor", "met", "niet", "die", "aan", "er", "maar", "om", "ook", "als", "bij", "dan", "nog", "wordt", "door", "naar", "uit", "over", "tot", "hij", "zij", "wij", "ze", "je", "ik", "dit", "deze", "veel", "meer", "geen", "kan", "worden", "was"},
+    "sv": {"och", "att", "det", "som", "en", "är", "av", "för", "på", "med", "har", "den", "till", "inte", "om", "ett", "var", "jag", "han", "hon", "de", "vi", "kan", "så", "men", "från", "eller", "ska", "vid", "sig", "när", "efter", "hade", "mycket", "bara", "också", "detta", "dessa"},
+    "pl": {"i", "w", "na", "z", "że", "się", "do", "nie", "to", "jest", "jak", "o", "co", "ale", "po", "tak", "od", "za", "przez", "dla", "jego", "jej", "już", "tylko", "być", "ich", "są", "był", "była", "może", "przy", "który", "która", "które", "tym", "oraz", "czy", "gdy"},
+    "tr": {"ve", "bir", "bu", "da", "de", "için", "ile", "ne", "çok", "daha", "gibi", "olarak", "ama", "ben", "sen", "o", "biz", "siz", "onlar", "var", "yok", "değil", "mi", "kadar", "sonra", "her", "en", "şey", "ise", "olan", "oldu", "olduğu", "veya"},
+    "fi": {"ja", "on", "ei", "se", "että", "hän", "oli", "ovat", "mutta", "kun", "niin", "kuin", "myös", "tai", "joka", "jos", "vain", "sekä", "nyt", "sitä", "tämä", "ne", "me", "te", "he", "olla", "ollut", "kanssa", "mukaan", "jo"},
+    "sw": {"na", "ya", "wa", "kwa", "ni", "katika", "za", "la", "hii", "kuwa", "cha", "yake", "hiyo", "pia", "hata", "lakini", "sana", "wao", "sisi", "mimi", "wewe", "huo", "hilo", "ambao", "ambayo", "kama", "kwamba", "baada"},
 }
 
 # Letters specific enough within the Latin script to tip a close call.
@@ -66,9 +66,9 @@ def identify(text: str) -> str | None:
     if script == "latin":
         return _latin(text)
     if script == "cyrillic":
-        if re.search(r"[іїєґ]", text, re.I):
+        if re.search(r"[іїєґ]", text, re.IGNORECASE):
             return "uk"
-        if re.search(r"[ыэё]", text, re.I):
+        if re.search(r"[ыэё]", text, re.IGNORECASE):
             return "ru"
         return "bg" if re.search(r"ъ", text) and not re.search(r"[ыэ]", text) else "ru"
     if script == "arabic":

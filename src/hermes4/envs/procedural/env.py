@@ -8,7 +8,12 @@ import random
 from hermes4.chat.messages import Conversation, Message
 from hermes4.envs.answer import final_answer
 from hermes4.envs.base import Env, Item, Trajectory, Verdict
-from hermes4.envs.procedural.tasks import ANSWER_INSTRUCTION, TASKS, answers_match, extract_answer
+from hermes4.envs.procedural.tasks import (
+    ANSWER_INSTRUCTION,
+    TASKS,
+    answers_match,
+    extract_answer,
+)
 from hermes4.envs.registry import register_env
 
 

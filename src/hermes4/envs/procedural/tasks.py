@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable
+from typing import Any
 
 ANSWER_INSTRUCTION = 'End your response with a line of the form "Answer: <answer>".'
 
@@ -189,11 +190,7 @@ class Sorting(Task):
 
 # ------------------------------------------------------------------------------------------------ counting
 
-_WORDS = (
-    "strawberry bookkeeper mississippi banana committee balloon parallel successful accommodation "
-    "occurrence embarrassment possession assessment programming referee sleeveless tattletale "
-    "independence abracadabra unbelievable"
-).split()
+_WORDS = ["strawberry", "bookkeeper", "mississippi", "banana", "committee", "balloon", "parallel", "successful", "accommodation", "occurrence", "embarrassment", "possession", "assessment", "programming", "referee", "sleeveless", "tattletale", "independence", "abracadabra", "unbelievable"]
 
 
 class Counting(Task):
@@ -236,22 +233,22 @@ class Counting(Task):
 _UNITS: dict[str, tuple[str, Decimal]] = {
     "millimeters": ("length", Decimal("0.001")),
     "centimeters": ("length", Decimal("0.01")),
-    "meters": ("length", Decimal("1")),
-    "kilometers": ("length", Decimal("1000")),
+    "meters": ("length", Decimal(1)),
+    "kilometers": ("length", Decimal(1000)),
     "inches": ("length", Decimal("0.0254")),
     "feet": ("length", Decimal("0.3048")),
-    "grams": ("mass", Decimal("1")),
+    "grams": ("mass", Decimal(1)),
     "milligrams": ("mass", Decimal("0.001")),
-    "kilograms": ("mass", Decimal("1000")),
-    "seconds": ("time", Decimal("1")),
-    "minutes": ("time", Decimal("60")),
-    "hours": ("time", Decimal("3600")),
-    "days": ("time", Decimal("86400")),
+    "kilograms": ("mass", Decimal(1000)),
+    "seconds": ("time", Decimal(1)),
+    "minutes": ("time", Decimal(60)),
+    "hours": ("time", Decimal(3600)),
+    "days": ("time", Decimal(86400)),
     "milliliters": ("volume", Decimal("0.001")),
-    "liters": ("volume", Decimal("1")),
-    "bytes": ("data", Decimal("1")),
-    "kibibytes": ("data", Decimal("1024")),
-    "mebibytes": ("data", Decimal("1048576")),
+    "liters": ("volume", Decimal(1)),
+    "bytes": ("data", Decimal(1)),
+    "kibibytes": ("data", Decimal(1024)),
+    "mebibytes": ("data", Decimal(1048576)),
 }
 
 
@@ -285,8 +282,8 @@ class UnitConversion(Task):
         in_base = value * f_source
         result = in_base / f_target
         steps = [
-            f"1 {source[:-1] if source.endswith('s') else source} = {_fmt(f_source)} {base_name}, so {p['value']} {source} = {_fmt(in_base)} {base_name}.",
-            f"1 {target[:-1] if target.endswith('s') else target} = {_fmt(f_target)} {base_name}, so I divide: {_fmt(in_base)} / {_fmt(f_target)} = {_fmt(result)}.",
+            f"1 {source.removesuffix('s')} = {_fmt(f_source)} {base_name}, so {p['value']} {source} = {_fmt(in_base)} {base_name}.",
+            f"1 {target.removesuffix('s')} = {_fmt(f_target)} {base_name}, so I divide: {_fmt(in_base)} / {_fmt(f_target)} = {_fmt(result)}.",
         ]
         return Solution(steps, _fmt(result), mistaken=mistake is not None)
 
@@ -306,7 +303,7 @@ _OPS = {
 class WordProblem(Task):
     name = "word_problem"
     answer_type = "int"
-    _pattern = re.compile(r"^(?P<who>[A-Z][a-z]+) has (?P<start>\d+) (?P<thing>[a-z]+)\. (?P<events>.*?) How many (?P=thing) does (?P=who) have now\?", re.S | re.M)
+    _pattern = re.compile(r"^(?P<who>[A-Z][a-z]+) has (?P<start>\d+) (?P<thing>[a-z]+)\. (?P<events>.*?) How many (?P=thing) does (?P=who) have now\?", re.DOTALL | re.MULTILINE)
     _event = re.compile(r"(sells (\d+)|buys (\d+) more|receives (\d+) boxes of (\d+) each|gives away (\d+)|doubles the collection)")
 
     def generate(self, rng: random.Random, difficulty: int) -> dict[str, Any]:

@@ -18,8 +18,9 @@ import hashlib
 import os
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from hermes4.envs.procedural.tasks import recognise
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from hermes4.llm import ScriptRequest
 
 DEFAULT_ERROR_RATE = 0.2
-_TOOL_RESPONSE = re.compile(r"<tool_response>\s*(.*?)\s*</tool_response>", re.S)
+_TOOL_RESPONSE = re.compile(r"<tool_response>\s*(.*?)\s*</tool_response>", re.DOTALL)
 
 
 @dataclass
