@@ -233,9 +233,13 @@ class OpenAIClient:
         return self.model
 
     async def _call(self, path: str, body: dict[str, Any]) -> tuple[dict[str, Any], float]:
-        """POST with retries, under the limiter and the stall watchdog; returns (json, latency)."""
-        started = time.perf_counter()
+        """POST with retries, under the limiter and the stall watchdog; returns (json, latency).
+
+        Latency runs from the first attempt's send (after waiting for a concurrency slot) to the
+        answer, retries included: the service time, not the time spent queued behind the cap.
+        """
         loop = asyncio.get_running_loop()
+        queued = time.perf_counter()
         if self._stall is None or self._stall.done() or self._stall.get_loop() is not loop:
             self._stall = loop.create_future()
         stall = self._stall
@@ -243,7 +247,8 @@ class OpenAIClient:
             self._last_progress = time.monotonic()
         self._in_flight += 1
         self._ensure_watchdog(loop)
-        task = loop.create_task(self._call_with_retries(path, body))
+        sent: list[float] = []
+        task = loop.create_task(self._call_with_retries(path, body, sent))
         try:
             await asyncio.wait((task, stall), return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
@@ -251,11 +256,12 @@ class OpenAIClient:
             raise
         finally:
             self._in_flight -= 1
+        finished = time.perf_counter()
+        latency = finished - (sent[0] if sent else queued)
         if not task.done():
             task.cancel()
-            self._accounting.record_failure(time.perf_counter() - started)
+            self._accounting.record_failure(latency)
             raise LLMStallError(stall.result())
-        latency = time.perf_counter() - started
         try:
             data = task.result()
         except BaseException:
@@ -270,11 +276,13 @@ class OpenAIClient:
         )
         return data, latency
 
-    async def _call_with_retries(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def _call_with_retries(self, path: str, body: dict[str, Any], sent: list[float]) -> dict[str, Any]:
         attempt = 0
         previous: Endpoint | None = None
         while True:
             await self.limiter.acquire()
+            if not sent:
+                sent.append(time.perf_counter())
             try:
                 endpoint = self.balancer.pick(avoid=previous)
                 try:
