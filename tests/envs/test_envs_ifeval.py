@@ -200,3 +200,29 @@ def test_loose_mode_and_ifeval_input_file(tmp_path) -> None:
     bad.write_text(json.dumps({"prompt": "x", "instruction_id_list": ["nope:nope"], "kwargs": [{}]}))
     with pytest.raises(ValueError, match="unknown instruction id 'nope:nope'"):
         get_env(f"ifeval:dataset={bad}")
+
+
+def test_composed_prompts_read_back_exactly() -> None:
+    from hermes4.envs.ifeval.reader import read_prompt
+
+    for seed in range(300):
+        composed = compose(random.Random(seed), count=1 + seed % 4)
+        base, spec = read_prompt(composed.prompt)
+        assert base == composed.base_prompt
+        assert sorted(spec, key=lambda p: p[0]) == sorted(zip(composed.instruction_ids, composed.kwargs), key=lambda p: p[0])
+    assert read_prompt("Write a poem about the sea.") is None
+
+
+def test_teacher_follows_composed_prompts_and_plants_violations() -> None:
+    from hermes4.envs.procedural import make_teacher
+    from hermes4.llm import Sampling, ScriptRequest
+
+    env = get_env("ifeval:n=60,max_instructions=4")
+    right, wrong = make_teacher(error_rate=0.0), make_teacher(error_rate=1.0)
+    for item in env.items():
+        for thinking in (True, False):
+            request = ScriptRequest(prompt="", sampling=Sampling(), conversation=item.prompt, thinking=thinking)
+            answer = right(request)
+            assert answer.startswith("<think>") is thinking
+            assert env.verify(item, Trajectory.from_text(answer)).status == "pass"
+            assert env.verify(item, Trajectory.from_text(wrong(request))).status == "fail"

@@ -1,7 +1,7 @@
 """The scripted teacher: a deterministic model function that solves the envs' generated tasks.
 
 `teacher(request)` reads the conversation (or the rendered prompt of a raw completion), recognises a
-procedural, answer-format, JSON-schema or tool-use task, and answers like a reasoning model would:
+procedural, answer-format, JSON-schema, composed-IFEval or tool-use task, and answers like a reasoning model would:
 `<think>step-by-step trace</think>answer` with thinking on, a direct answer with it off. A configured
 fraction of its answers carry a planted mistake, chosen deterministically from (seed, prompt,
 sample_index, sampling seed), so the verifiers reject exactly those. In the interleaved tool loop it
@@ -136,10 +136,11 @@ def _procedural(ctx: TeacherContext) -> str | None:
 
 
 def _teachers() -> list[Callable[[TeacherContext], str | None]]:
+    from hermes4.envs.ifeval.teach import teach as ifeval_teach
     from hermes4.envs.json_schema import teach as json_schema_teach
     from hermes4.envs.tool_use import teach as tool_use_teach
 
-    return [tool_use_teach, json_schema_teach, _procedural]
+    return [tool_use_teach, json_schema_teach, ifeval_teach, _procedural]
 
 
 def make_teacher(error_rate: float | None = None, seed: int | None = None) -> Callable[[ScriptRequest], str]:
