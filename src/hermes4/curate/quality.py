@@ -35,9 +35,9 @@ def judge_conversation(text: str) -> Conversation:
 
 
 def read_verdict(output: str) -> QualityVerdict:
-    from hermes4.parse.jsontools import extract_json, validate
+    from hermes4.parse.jsontools import find_json, validate
 
-    value = extract_json(output)
+    value = find_json(output)
     if value is None:
         return QualityVerdict("error", f"the judge's answer has no JSON object: {output[:120]!r}")
     errors = validate(value, QUALITY_SCHEMA)

@@ -110,9 +110,9 @@ class LLMNode(Node):
         if self.output == "text":
             problems = self.validation.problems(text)
             return (None if problems else {self.writes: text}), problems
-        from hermes4.parse.jsontools import extract_json, validate
+        from hermes4.parse.jsontools import find_json, validate
 
-        value = extract_json(text)
+        value = find_json(text)
         if not isinstance(value, dict):
             return None, ["no JSON object in the output"]
         if self.schema is not None:
@@ -219,9 +219,9 @@ class JudgeNode(Node):
         }
 
     def _score(self, text: str) -> tuple[dict[str, float] | None, str, str | None]:
-        from hermes4.parse.jsontools import extract_json, validate
+        from hermes4.parse.jsontools import find_json, validate
 
-        value = extract_json(text)
+        value = find_json(text)
         if not isinstance(value, dict):
             return None, "", "the judge's answer has no JSON object"
         errors = validate(value, self.schema)

@@ -166,3 +166,11 @@ def _error_order(err: jsonschema.ValidationError) -> tuple[list[tuple[int, int, 
     # Indices compare as numbers ([2] before [10]), keys as text; then by keyword for a stable order.
     path = [(0, part, "") if isinstance(part, int) else (1, 0, str(part)) for part in err.absolute_path]
     return path, str(err.validator)
+
+
+def find_json(text: str) -> Any | None:
+    """The value `extract_json` finds, or None when the text holds no JSON (for callers that count misses)."""
+    try:
+        return extract_json(text).value
+    except JsonExtractionError:
+        return None
