@@ -29,14 +29,16 @@ def status_line(live: LiveCounters) -> str:
 
 
 @contextlib.asynccontextmanager
-async def show_progress(live: LiveCounters, console: Console | None = None, *, log_every_s: float = 10.0) -> AsyncIterator[None]:
+async def show_progress(
+    live: LiveCounters, console: Console | None = None, *, log_every_s: float = 10.0, label: str = "sample"
+) -> AsyncIterator[None]:
     """A rich progress bar on a terminal; elsewhere (logs, pipes) one status line every `log_every_s`."""
     console = console or Console(stderr=True)
     if console.is_terminal:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         progress = Progress(
-            TextColumn("[bold]sample"),
+            TextColumn(f"[bold]{label}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[status]}"),
