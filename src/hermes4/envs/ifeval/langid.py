@@ -1,12 +1,12 @@
 """A small built-in language identifier: writing system first, then stopword counts for Latin scripts.
 
-Limits (by design; it replaces langdetect for IFEval's `language:response_language` and the English
-checks of `change_case`): it knows en, es, fr, de, it, pt, nl, sv, pl, tr, fi, sw by function words and
-ru, uk, bg, el, ar, fa, he, hi, mr, ne, bn, ta, te, gu, pa, kn, ml, th, ko, ja, zh by script. Within one
-script it separates languages only by the letters that differ (Ukrainian і/ї/є, Persian پ/چ/ژ/گ,
-Japanese kana vs Chinese Han); Hindi, Marathi and Nepali share Devanagari and are told apart by a few
-common words only. Short texts (a few words) and mixed-language texts are guesses. Text with no
-letters at all gives None (as langdetect raises there).
+It replaces langdetect for IFEval's `language:response_language` and the English checks of `change_case`,
+and covers IFEval's 30 response languages. Limits, by design: Latin-script languages (en, es, fr, de, it,
+pt, nl, sv, pl, tr, fi, sw, vi) are told apart by common function words plus a few distinctive letters,
+so a text needs a handful of ordinary words to be identified; other scripts decide by characters
+(ru/uk/bg by Cyrillic letters that differ, ar/fa/ur by the letters Persian and Urdu add, hi/mr/ne share
+Devanagari and are separated by a few common words, ja by kana, zh by Han without kana). Mixed-language
+and very short texts are guesses. Text with no letters at all gives None (where langdetect raises).
 """
 
 from __future__ import annotations
@@ -27,12 +27,13 @@ STOPWORDS: dict[str, set[str]] = {
     "pl": {"i", "w", "na", "z", "że", "się", "do", "nie", "to", "jest", "jak", "o", "co", "ale", "po", "tak", "od", "za", "przez", "dla", "jego", "jej", "już", "tylko", "być", "ich", "są", "był", "była", "może", "przy", "który", "która", "które", "tym", "oraz", "czy", "gdy"},
     "tr": {"ve", "bir", "bu", "da", "de", "için", "ile", "ne", "çok", "daha", "gibi", "olarak", "ama", "ben", "sen", "o", "biz", "siz", "onlar", "var", "yok", "değil", "mi", "kadar", "sonra", "her", "en", "şey", "ise", "olan", "oldu", "olduğu", "veya"},
     "fi": {"ja", "on", "ei", "se", "että", "hän", "oli", "ovat", "mutta", "kun", "niin", "kuin", "myös", "tai", "joka", "jos", "vain", "sekä", "nyt", "sitä", "tämä", "ne", "me", "te", "he", "olla", "ollut", "kanssa", "mukaan", "jo"},
+    "vi": {"và", "của", "là", "có", "không", "được", "một", "những", "trong", "cho", "này", "với", "các", "người", "đã", "khi", "để", "thì", "ra", "cũng", "như", "đến", "nhiều", "rất", "tôi", "chúng", "năm", "nước"},
     "sw": {"na", "ya", "wa", "kwa", "ni", "katika", "za", "la", "hii", "kuwa", "cha", "yake", "hiyo", "pia", "hata", "lakini", "sana", "wao", "sisi", "mimi", "wewe", "huo", "hilo", "ambao", "ambayo", "kama", "kwamba", "baada"},
 }
 
 # Letters specific enough within the Latin script to tip a close call.
 _LATIN_HINTS = {
-    "es": "ñ¿¡", "de": "ßäöü", "fr": "çèêëàœ", "pt": "ãõç", "pl": "ąęłńśźż", "tr": "ğışç", "sv": "åäö", "fi": "äö", "it": "ìò",
+    "es": "ñ¿¡", "vi": "ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ", "de": "ßäöü", "fr": "çèêëàœ", "pt": "ãõç", "pl": "ąęłńśźż", "tr": "ğışç", "sv": "åäö", "fi": "äö", "it": "ìò",
 }
 
 _HINDI_WORDS = {"है", "और", "के", "में", "की", "को", "से", "नहीं"}
@@ -72,6 +73,8 @@ def identify(text: str) -> str | None:
             return "ru"
         return "bg" if re.search(r"ъ", text) and not re.search(r"[ыэ]", text) else "ru"
     if script == "arabic":
+        if re.search(r"[ٹڈڑںےھ]", text):
+            return "ur"
         return "fa" if re.search(r"[پچژگی]", text) else "ar"
     if script == "devanagari":
         words = set(re.findall(r"[\u0900-\u097F]+", text))
@@ -101,5 +104,5 @@ LANGUAGE_NAMES = {
     "ru": "Russian", "uk": "Ukrainian", "bg": "Bulgarian", "el": "Greek", "ar": "Arabic", "fa": "Persian",
     "he": "Hebrew", "hi": "Hindi", "mr": "Marathi", "ne": "Nepali", "bn": "Bengali", "ta": "Tamil", "te": "Telugu",
     "gu": "Gujarati", "pa": "Punjabi", "kn": "Kannada", "ml": "Malayalam", "th": "Thai", "ko": "Korean",
-    "ja": "Japanese", "zh": "Chinese",
+    "ja": "Japanese", "zh": "Chinese", "vi": "Vietnamese", "ur": "Urdu",
 }
