@@ -1,6 +1,6 @@
 """Text measures IFEval needs, written without nltk data: words, word tokens, sentences.
 
-Words are exactly IFEval's (`\w+` runs). IFEval counts sentences with nltk's punkt model and capital words
+Words are exactly IFEval's (`\\w+` runs). IFEval counts sentences with nltk's punkt model and capital words
 with nltk's word tokenizer; ours are small rule-based stand-ins (abbreviations, initials, decimals, closing
 quotes) that agree on ordinary prose and may differ on unusual punctuation.
 """
