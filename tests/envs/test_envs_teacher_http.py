@@ -1,0 +1,53 @@
+"""The teacher served by `hermes4 serve --scripted` on loopback, driven through the real HTTP client:
+chat completions for single generations, raw completions for the interleaved tool loop."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+from hermes4.envs import get_env
+from hermes4.llm import Sampling, connect
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def teacher_url():
+    env = {**os.environ, "HERMES4_TEACHER_ERROR_RATE": "0.0"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hermes4", "serve", "--scripted", "hermes4.envs.procedural:teacher", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )
+    try:
+        url = None
+        for line in proc.stdout:
+            match = re.search(r"on (http://\S+)", line)
+            if match:
+                url = match[1].removesuffix("/v1")
+                break
+        assert url, "the server never printed its URL"
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("thinking", [True, False])
+async def test_teacher_over_http_passes_every_env_it_can_solve(teacher_url: str, thinking: bool) -> None:
+    llm = connect(teacher_url)
+    try:
+        outcome: Counter = Counter()
+        for spec in ("procedural:n=8", "answer_format:n=6", "json_schema:n=4", "ifeval:n=6", "tool_use:n=3"):
+            env = get_env(spec)
+            for item in env.items():
+                trajectory = await env.rollout(item, llm, Sampling(max_tokens=4096, seed=1), thinking=thinking)
+                outcome[(spec.split(":")[0], env.verify(item, trajectory).status)] += 1
+    finally:
+        await llm.aclose()
+    assert all(status == "pass" for _, status in outcome), outcome
