@@ -25,7 +25,8 @@ def next_token_targets(labels: torch.Tensor) -> torch.Tensor:
 
 
 def _chunk_loss_sum(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    logits = F.linear(hidden, weight).float()
+    logits = F.linear(hidden, weight)
+    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))  # bf16 logits make a poor softmax
     return F.cross_entropy(logits, targets, reduction="sum")
 
 
@@ -45,7 +46,7 @@ def cross_entropy_sum(hidden: torch.Tensor, weight: torch.Tensor, targets: torch
         return (hidden.sum() + weight.sum()) * 0.0  # keeps every parameter in the graph so all ranks run the same collectives
     if chunk_tokens is None or t.numel() <= chunk_tokens:
         return _chunk_loss_sum(h, weight, t)
-    total = hidden.new_zeros((), dtype=torch.float32)
+    total = hidden.new_zeros((), dtype=torch.promote_types(hidden.dtype, torch.float32))
     for start in range(0, t.numel(), chunk_tokens):
         end = start + chunk_tokens
         total = total + checkpoint(_chunk_loss_sum, h[start:end], weight, t[start:end], use_reentrant=False)
