@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,6 +19,7 @@ import pytest
 
 from hermes4.llm import ScriptedEngine, ScriptRequest
 from hermes4.llm.server import RunningServer, start_server
+
 
 def script(request: ScriptRequest) -> str:
     """The test model: echoes the last user message; keywords ask for tool calls, long output, failure."""
@@ -210,7 +215,7 @@ def free_port() -> int:
 
 @dataclass
 class ServeProcess:
-    process: "subprocess.Popen[str]"
+    process: subprocess.Popen[str]
     base_url: str
     model: str
 
@@ -221,15 +226,13 @@ class ServeProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(10)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
 
 
 def start_serve_process(*args: str, timeout: float = 60.0) -> ServeProcess:
     """Run `hermes4 serve ARGS --port 0` and wait for the line announcing its URL."""
-    import re
-    import subprocess
-    import sys
-    import time
-
     process = subprocess.Popen(
         [sys.executable, "-m", "hermes4", "serve", *args, "--port", "0"],
         stdout=subprocess.PIPE,
@@ -248,8 +251,6 @@ def start_serve_process(*args: str, timeout: float = 60.0) -> ServeProcess:
         raise RuntimeError(f"hermes4 serve did not start: {line!r} {process.stderr.read()[-2000:]}")
     return ServeProcess(process, match.group(2), match.group(1))
 
-
-import subprocess  # noqa: E402  (used by the annotations above at runtime)
 
 
 @pytest.fixture

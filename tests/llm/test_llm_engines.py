@@ -11,7 +11,16 @@ from typer.testing import CliRunner
 
 from hermes4.chat.messages import Conversation
 from hermes4.cli import app
-from hermes4.llm import LLM, LLMError, OpenAIClient, Sampling, ScriptedEngine, ScriptRequest, TransformersEngine, connect
+from hermes4.llm import (
+    LLM,
+    LLMError,
+    OpenAIClient,
+    Sampling,
+    ScriptedEngine,
+    ScriptRequest,
+    TransformersEngine,
+    connect,
+)
 from hermes4.llm.server import start_server
 
 
@@ -197,9 +206,8 @@ def test_serve_subprocess_over_the_tiny_model(serve_process, tiny_model_dir) -> 
         assert [m.id for m in client.models.list().data] == ["tiny"]
         r = client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hi"}], max_tokens=4)
         assert r.choices[0].finish_reason in ("stop", "length", "tool_calls") and r.usage.completion_tokens <= 4
-    with openai.OpenAI(base_url=server.base_url, api_key="wrong", max_retries=0) as client:
-        with pytest.raises(openai.AuthenticationError):
-            client.models.list()
+    with openai.OpenAI(base_url=server.base_url, api_key="wrong", max_retries=0) as client, pytest.raises(openai.AuthenticationError):
+        client.models.list()
 
 
 def test_serve_rejects_bad_arguments() -> None:

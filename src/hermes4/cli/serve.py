@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from hermes4.cli._common import fail
@@ -12,14 +10,14 @@ from hermes4.cli._common import fail
 def register(app: typer.Typer) -> None:
     @app.command()
     def serve(
-        model: Optional[str] = typer.Option(None, "--model", help="Hugging Face model folder to serve with transformers."),
-        scripted: Optional[str] = typer.Option(None, "--scripted", help="module:function (ScriptRequest -> str) to serve as a model."),
+        model: str | None = typer.Option(None, "--model", help="Hugging Face model folder to serve with transformers."),
+        scripted: str | None = typer.Option(None, "--scripted", help="module:function (ScriptRequest -> str) to serve as a model."),
         host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
         port: int = typer.Option(8000, help="Port (0 picks a free one; the URL is printed once ready)."),
-        api_key: Optional[str] = typer.Option(None, "--api-key", help="Require `Authorization: Bearer KEY` on /v1."),
+        api_key: str | None = typer.Option(None, "--api-key", help="Require `Authorization: Bearer KEY` on /v1."),
         max_batch: int = typer.Option(8, "--max-batch", help="Most requests per generate call."),
-        name: Optional[str] = typer.Option(None, "--name", help="Model id to serve as (default: folder or function name)."),
-        format: Optional[str] = typer.Option(None, "--format", help="Chat format: chatml or llama3 (default: detected / chatml)."),
+        name: str | None = typer.Option(None, "--name", help="Model id to serve as (default: folder or function name)."),
+        format: str | None = typer.Option(None, "--format", help="Chat format: chatml or llama3 (default: detected / chatml)."),
         log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
     ) -> None:
         """Serve a model over the OpenAI API (chat completions, completions, models, health)."""

@@ -31,7 +31,7 @@ class LatencyReservoir:
         if not self.samples:
             return 0.0
         ordered = sorted(self.samples)
-        rank = max(0, min(len(ordered) - 1, int(round(q / 100.0 * len(ordered) + 0.5)) - 1))
+        rank = max(0, min(len(ordered) - 1, round(q / 100.0 * len(ordered) + 0.5) - 1))
         return ordered[rank]
 
 

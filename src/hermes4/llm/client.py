@@ -8,12 +8,17 @@ import time
 from typing import Any
 
 import httpx
+from typing_extensions import Self
 
 from hermes4.chat.messages import Conversation
 from hermes4.llm.accounting import Accounting
 from hermes4.llm.balance import Balancer, Endpoint
 from hermes4.llm.limits import AdaptiveLimiter, Backoff, parse_retry_after
-from hermes4.llm.outputs import completion_from_chat_choice, completion_from_text_choice, split_tokens
+from hermes4.llm.outputs import (
+    completion_from_chat_choice,
+    completion_from_text_choice,
+    split_tokens,
+)
 from hermes4.llm.types import Completion, LLMError, LLMStallError, LLMStats, Sampling
 
 _RETRY_STATUS = frozenset({408, 409, 425, 429})
@@ -186,7 +191,7 @@ class OpenAIClient:
             self._watchdog = None
         await self._http.aclose()
 
-    async def __aenter__(self) -> OpenAIClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -11,7 +11,13 @@ from typing import Literal
 
 from hermes4.chat.messages import Conversation
 from hermes4.llm.accounting import Accounting
-from hermes4.llm.types import Completion, LLMError, LLMStats, Sampling, prompt_opens_think
+from hermes4.llm.types import (
+    Completion,
+    LLMError,
+    LLMStats,
+    Sampling,
+    prompt_opens_think,
+)
 
 
 @dataclass
@@ -170,7 +176,7 @@ class LocalEngine(ABC):
                     outputs = await self._generate_async([p.job for p in batch])
                     if len(outputs) != len(batch):
                         raise LLMError(f"{self.name}: engine returned {len(outputs)} outputs for {len(batch)} jobs")
-                except Exception as exc:  # the engine failed: every job of the batch gets the error, none hangs
+                except Exception as exc:  # noqa: BLE001  (the engine failed: every job of the batch gets the error, none hangs)
                     self._accounting.errors[type(exc).__name__] += 1
                     error = exc if isinstance(exc, LLMError) else LLMError(f"{self.name}: generation failed: {type(exc).__name__}: {exc}")
                     for p in batch:

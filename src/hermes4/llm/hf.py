@@ -84,7 +84,7 @@ class TransformersEngine(LocalEngine):
             do_sample=do_sample,
             temperature=sampling.temperature if do_sample else None,
             top_p=sampling.top_p if do_sample else None,
-            top_k=(sampling.top_k if sampling.top_k > 0 else 0) if do_sample else None,
+            top_k=(max(0, sampling.top_k)) if do_sample else None,
             eos_token_id=self.stop_token_ids,
             pad_token_id=self.tokenizer.pad_token_id,
             stop_strings=list(sampling.stop) or None,

@@ -19,7 +19,7 @@ def _last_user_text(request: ScriptRequest) -> str:
 
 def _example_value(schema: dict[str, Any], text: str) -> Any:
     kind = schema.get("type")
-    if "enum" in schema and schema["enum"]:
+    if schema.get("enum"):
         return schema["enum"][0]
     if kind == "integer":
         return len(text.split())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import socket
@@ -15,8 +16,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
+from typing_extensions import Self
 
-from hermes4.chat.messages import Conversation, ConversationError, describe_validation_error
+from hermes4.chat.messages import (
+    Conversation,
+    ConversationError,
+    describe_validation_error,
+)
 from hermes4.llm.cutoff import word_pieces
 from hermes4.llm.types import LLM, Completion, LLMError, Sampling
 
@@ -169,7 +175,7 @@ def create_app(llm: LLM, *, model_name: str, api_key: str | None = None) -> Fast
             return await coro
         except LLMError as exc:
             raise APIError(500, str(exc), type="server_error") from None
-        except Exception as exc:  # an engine bug still answers, with what went wrong
+        except Exception as exc:  # noqa: BLE001  (an engine bug still answers, with what went wrong)
             raise APIError(500, f"engine failed: {type(exc).__name__}: {exc}", type="server_error") from None
 
     @app.get("/health")
@@ -244,11 +250,11 @@ def create_app(llm: LLM, *, model_name: str, api_key: str | None = None) -> Fast
             raise APIError(400, "prompt: at least one prompt is required", param="prompt")
         if body.echo:
             raise APIError(400, "echo: not supported", param="echo")
-        results: list[Completion] = []
+        # All prompts at once, so the engine can batch them together.
+        batches = await asyncio.gather(*(run(llm.complete(prompt, sampling=sampling)) for prompt in prompts))
+        results: list[Completion] = [c for batch in batches for c in batch]
         usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-        for prompt in prompts:
-            batch = await run(llm.complete(prompt, sampling=sampling))
-            results.extend(batch)
+        for batch in batches:
             for key, value in _usage(batch).items():
                 usage[key] += value
         request_id = f"cmpl-{secrets.token_hex(12)}"
@@ -309,7 +315,7 @@ class RunningServer:
         self._thread.join(timeout)
         self._socket.close()
 
-    def __enter__(self) -> RunningServer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
