@@ -6,6 +6,10 @@ hermes tool parser with a `<think>` reasoning parser): append the delta to the w
 all of it, partially parse the open call's JSON, and diff against what was already sent.
 
     .venv/bin/python benchmarks/bench_parse.py [--sizes 2000,8000,32000] [--repeats 3]
+
+It then feeds adversarial inputs (long whitespace runs, runs of `<`, tag prefixes, long escaped strings, deep
+nesting, a broken call that must be skimmed) one character at a time at two sizes: linear work shows as the
+same microseconds per character at both.
 """
 
 from __future__ import annotations
@@ -137,6 +141,32 @@ def time_peer(pieces: list[str]) -> tuple[float, list]:
     return elapsed, [(c["name"], c["arguments"]) for _, c in sorted(peer.finished.items())]
 
 
+ADVERSARIAL = {
+    "whitespace run": lambda n: "x" + " " * n + "y",
+    "'<' run in content": lambda n: "<" * n,
+    "tag prefixes": lambda n: "<tool_ca<thi</tool_cal" * (n // 22),
+    "one long string argument": lambda n: '<tool_call>{"name": "f", "arguments": {"s": "' + 'a\\"}{' * (n // 6) + '"}}</tool_call>',
+    "deep nesting in a call": lambda n: '<tool_call>{"name": "f", "arguments": {"a": ' + "[" * (n // 2) + "]" * (n // 2) + "}}</tool_call>",
+    "skimmed broken call": lambda n: "<tool_call>{'a': b, " + "x, '}' " * (n // 8) + "</tool_call>",
+}
+
+
+def adversarial(sizes: tuple[int, int]) -> None:
+    """Inputs built to make a parser rescan; fed one character at a time. Linear means equal us/char at both sizes."""
+    print(f"\nadversarial inputs, ours only, fed 1 character at a time (us/char at {sizes[0]} and {sizes[1]} chars)")
+    for name, build in ADVERSARIAL.items():
+        rates = []
+        for n in sizes:
+            text = build(n)
+            start = time.perf_counter()
+            parser = StreamParser(tools_in_reasoning=True)
+            for ch in text:
+                parser.feed(ch)
+            parser.finish()
+            rates.append((time.perf_counter() - start) / len(text) * 1e6)
+        print(f"  {name:<26} {rates[0]:>6.2f} {rates[1]:>6.2f}   growth x{rates[1] / rates[0]:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="2000,8000,32000")
@@ -150,7 +180,7 @@ def main() -> None:
         expected = [(c.name, c.arguments) for c in parse(text).tool_calls]
         assert len(expected) == 8
         ours = []
-        for _ in range(args.repeats):
+        for _ in range(max(5, args.repeats)):  # ours is cheap: more repeats, a steadier minimum
             seconds, calls = time_ours(pieces)
             assert calls == expected
             ours.append(seconds)
@@ -166,6 +196,7 @@ def main() -> None:
             f"{n:>7} {len(text):>7} | {best_ours:>8.4f} {best_ours / n * 1e6:>7.2f} | {best_peer:>9.3f} "
             f"{best_peer / n * 1e6:>8.1f} | {best_peer / best_ours:>6.1f}x"
         )
+    adversarial((25_000, 100_000))
 
 
 if __name__ == "__main__":

@@ -394,3 +394,16 @@ def test_to_message() -> None:
     assert (message.role, message.content, message.reasoning_content) == ("assistant", "Text", "r")
     assert [(c.id, c.name, c.arguments) for c in message.tool_calls] == [(result.tool_calls[0].id, "f", {"a": [1]})]
     assert parse("plain").to_message().tool_calls is None
+
+
+def test_deep_nesting_is_an_issue_not_a_crash() -> None:
+    from hermes4.parse import parse
+
+    for depth in (50, 5000):
+        deep = "[" * depth + "]" * depth
+        result = assert_stream_equals_batch(f'<tool_call>{{"name": "f", "arguments": {{"a": {deep}}}}}</tool_call>ok', [1, 997])
+        assert result.content == "ok"
+        if depth == 50:
+            assert result.tool_calls[0].name == "f" and not result.issues
+        else:
+            assert result.tool_calls == [] and [i.kind for i in result.issues] == ["unreadable_tool_call"]

@@ -84,6 +84,7 @@ class JsonNormalizer:
         self._token_kind = ""
         self._token_start = base_hint
         self._pending_comma = False
+        self._comma_pos = 0
         self._key_parts: list[str] | None = None  # decoded key of a member of the top-level object
         self.top_key: str | None = None
         # Receivers of decoded string text, set by subclasses for strings they care about.
@@ -184,7 +185,7 @@ class JsonNormalizer:
             if not self.stack or self.stack[-1] != opener or expect not in allowed:
                 return self._stall(pos)
             if expect in (KEY_AFTER_COMMA, VALUE_AFTER_COMMA):
-                self.repairs.append(("trailing comma", pos))
+                self.repairs.append(("trailing comma", self._comma_pos))
                 self._pending_comma = False
             self._out(c)
             self.stack.pop()
@@ -194,6 +195,7 @@ class JsonNormalizer:
             if expect != NEXT:
                 return self._stall(pos)
             self._pending_comma = True
+            self._comma_pos = pos
             self.expect = KEY_AFTER_COMMA if self.stack[-1] == "{" else VALUE_AFTER_COMMA
             return True
         if c == ":":

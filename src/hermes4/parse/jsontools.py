@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ Source = Literal["bare", "fenced", "tag", "embedded"]
 _FENCE = re.compile(r"```[ \t]*(?:json5?|JSON)?[ \t]*\n?(.*?)```", re.DOTALL)
 _TAGGED = re.compile(r"<(json|answer|output|result|response|final_answer)>(.*?)</\1>", re.DOTALL | re.IGNORECASE)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_MAX_EMBEDDED_TRIES = 64  # start positions tried for JSON embedded in prose (each try may scan to the end)
 
 
 class JsonExtractionError(ValueError):
@@ -94,13 +96,13 @@ def extract_json(text: str) -> ExtractedJson:
             value, repaired, notes, s, e = found
             return ExtractedJson(value, source, offset + s, offset + e, repaired, notes)
     decoder = json.JSONDecoder()
-    for m in re.finditer(r"[{\[]", body):
+    for m in itertools.islice(re.finditer(r"[{\[]", body), _MAX_EMBEDDED_TRIES):
         try:
             value, end = decoder.raw_decode(body, m.start())
         except (json.JSONDecodeError, RecursionError):
             continue
         return ExtractedJson(value, "embedded", offset + m.start(), offset + end, False)
-    for m in re.finditer(r"[{\[]", body):  # nothing strict: the first container json_repair can read
+    for m in itertools.islice(re.finditer(r"[{\[]", body), 3):  # nothing strict: a container json_repair can read
         value, notes = repair_value(body[m.start() :])
         if isinstance(value, (dict, list)) and value:
             return ExtractedJson(value, "embedded", offset + m.start(), len(text), True, notes or [])

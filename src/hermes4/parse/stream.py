@@ -63,7 +63,7 @@ class _Channel:
         self._delta = delta
         self._any = False  # some segment already produced text (the next one is joined with a newline)
         self._has_text = False  # the current segment has non-whitespace text
-        self._held = ""  # whitespace not yet emitted: leading, or trailing (it may touch a tag)
+        self._held: list[str] = []  # whitespace not yet emitted: leading, or trailing (it may touch a tag)
         self._strip_one = False
         self._strip_leading = False
 
@@ -80,21 +80,22 @@ class _Channel:
             return
         body = text.rstrip()
         if not body:
-            self._held += text
+            self._held.append(text)  # a list: a long run of whitespace arriving piecewise stays linear
             return
+        held = "".join(self._held)
         if self._has_text:
-            out = self._held + body
+            out = held + body
         else:
             words = body.lstrip()
-            leading = "" if self._strip_leading else self._held + body[: len(body) - len(words)]
+            leading = "" if self._strip_leading else held + body[: len(body) - len(words)]
             out = ("\n" if self._any else "") + leading + words
             self._has_text = self._any = True
-        self._held = text[len(body) :]
+        self._held = [text[len(body) :]] if len(body) < len(text) else []
         self._emit(out)
 
     def end(self, by: str) -> None:
         """End the segment `by` a tool call (trailing whitespace is layout), `</think>` (one char is) or the end."""
-        held = self._held
+        held = "".join(self._held)
         if self._has_text and held:
             if by == "call":
                 held = ""
@@ -102,7 +103,7 @@ class _Channel:
                 held = held[:-1]
             if held:
                 self._emit(held)
-        self._held = ""
+        self._held = []
         self._has_text = self._strip_one = self._strip_leading = False
 
     def _emit(self, text: str) -> None:
@@ -144,7 +145,7 @@ class StreamParser:
         self._saw_reasoning = False
         self._in_think = False
         self._call: _OpenCall | None = None
-        self._lead_ws = ""
+        self._lead_ws: list[str] = []  # whitespace before the first significant character
         self._mode = _START
         self._channel = self._content
         self._tags: tuple[str, ...] = ()
@@ -168,7 +169,7 @@ class StreamParser:
         end = self._offset
         if self._mode == _START:
             self._enter_content()  # only whitespace (or nothing) came
-            self._content.write(self._lead_ws)
+            self._content.write("".join(self._lead_ws))
         if self._mode in (_BODY, _AFTER):
             self._close_call(closed=False, end=end)
         self._channel.end("eof")
@@ -239,22 +240,22 @@ class StreamParser:
             elif mode == _START:
                 m = _NOT_WS.search(buf, i, n)
                 if m is None:
-                    self._lead_ws += buf[i:]
+                    self._lead_ws.append(buf[i:])
                     i = n
                     break
                 k = m.start()
-                self._lead_ws += buf[i:k]
+                self._lead_ws.append(buf[i:k])
                 i = k
                 if buf.startswith(THINK_OPEN, k):
-                    self._lead_ws = ""
+                    self._lead_ws = []
                     self._enter_reasoning()
                     i = k + len(THINK_OPEN)
                 elif not final and _partial(buf, k, (THINK_OPEN,)):
                     break
                 else:
                     self._enter_content()
-                    self._content.write(self._lead_ws)
-                    self._lead_ws = ""
+                    self._content.write("".join(self._lead_ws))
+                    self._lead_ws = []
             elif mode == _BODY:
                 call = self._call
                 assert call is not None

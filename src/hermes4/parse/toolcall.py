@@ -21,6 +21,10 @@ import json_repair
 from hermes4.parse.jsonstream import JsonNormalizer, close_json_prefix
 
 ARGUMENT_KEYS = ("arguments", "parameters")
+# json_repair can take quadratic time on adversarial text (many quotes); a malformed call longer than this is
+# rejected as unreadable instead, so parsing stays linear. Well-formed calls and the repairs the streaming reader
+# does itself (quotes, literals, raw newlines, trailing commas) have no length limit.
+REPAIR_LIMIT = 16_384
 
 
 class CallReader(JsonNormalizer):
@@ -31,6 +35,7 @@ class CallReader(JsonNormalizer):
         self.inner: JsonNormalizer | None = None  # reader of arguments given as a JSON string
         self.args_string: list[str] | None = None  # decoded text of arguments given as a JSON string
         self._member = ""  # which member is being read: "name", "args" or ""
+        self.args_complete = False  # the arguments value was read to its end before any stall
         self._args_parts: list[str] = []
         self._capturing = False
         self._drained = 0
@@ -55,6 +60,8 @@ class CallReader(JsonNormalizer):
     def _member_end(self) -> None:
         if self._member == "name" and self.collect is not None:
             self.name = "".join(self.collect)
+        elif self._member == "args":
+            self.args_complete = True
         self._capturing = False
         self.collect = None
         self.sink = None
@@ -170,9 +177,23 @@ def settle(reader: CallReader | None, raw: str, *, closed: bool, streamed: str |
         return Settled(rejected=True, problems=[("truncated_tool_call", "the output ended at the start of a tool call")])
     if not closed and not reader.done:
         return Settled(rejected=True, problems=[("truncated_tool_call", "the output ended inside this tool call's JSON")])
-    if reader.clean:
-        return _settle_clean(reader, streamed or "")
-    return _settle_repaired(raw, streamed)
+    try:
+        if reader.clean:
+            return _settle_clean(reader, streamed or "")
+        if reader.name and reader.args_complete and not reader.skim_from_start:
+            # Name and arguments were read strictly; only the envelope after them is broken (a missing final
+            # brace, a stray key): keep what was read rather than re-reading everything with json_repair.
+            settled = _settle_clean(reader, streamed or "")
+            settled.problems.append(("repaired_json", f"ignored the malformed rest of the call object from {reader.stalled_at}"))
+            return settled
+        if len(raw) > REPAIR_LIMIT:
+            return Settled(
+                rejected=True,
+                problems=[("unreadable_tool_call", f"malformed and too long to repair ({len(raw)} > {REPAIR_LIMIT} characters)")],
+            )
+        return _settle_repaired(raw, streamed)
+    except RecursionError:  # json.loads/dumps recurse; a pathologically deep value is unreadable, not a crash
+        return Settled(rejected=True, problems=[("unreadable_tool_call", "the tool call JSON is nested too deeply")])
 
 
 def _repair_problems(repairs: list[tuple[str, int]], where: str) -> list[tuple[str, str]]:
