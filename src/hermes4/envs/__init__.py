@@ -1,5 +1,6 @@
 """Verifiable environments: the one abstraction for "a task with a checker" (items, rollout, verdict)."""
 
+from hermes4.envs.answer import final_answer
 from hermes4.envs.base import (
     CheckTimeout,
     Env,
@@ -28,6 +29,7 @@ __all__ = [
     "env_class",
     "env_names",
     "env_options",
+    "final_answer",
     "get_env",
     "parse_spec",
     "register_env",
