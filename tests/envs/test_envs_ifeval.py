@@ -178,8 +178,11 @@ def test_env_verdicts_and_details() -> None:
         verdict = env.verify(item, Trajectory.from_text(item.meta["witness"], reasoning="plan"))
         assert verdict.status == "pass" and verdict.details["prompt_loose"]
         assert env.verify(item, Trajectory.from_text("")).status == "fail"
-        # the witness written only inside the reasoning is no answer
-        assert env.verify(item, Trajectory.from_text("ok", reasoning=item.meta["witness"])).details["instructions"]
+        # the witness written only inside the reasoning counts for nothing: same verdict as without it
+        hidden = env.verify(item, Trajectory.from_text("ok", reasoning=item.meta["witness"]))
+        plain = env.verify(item, Trajectory.from_text("ok"))
+        assert (hidden.status, hidden.details["instructions"]) == (plain.status, plain.details["instructions"])
+        assert env.verify(item, Trajectory.from_text(f"<think>{item.meta['witness']}")).status == "fail"
     ids = [r["id"] for r in env.verify(env.items()[0], Trajectory.from_text("x")).details["instructions"]]
     assert ids == env.items()[0].reference["instruction_id_list"]
 
