@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
         file: str = typer.Argument("-", help="Lengths, one integer per line; '-' or nothing reads stdin."),
         capacity: int = typer.Option(..., "--capacity", help="Tokens per packed row, e.g. 16384."),
         algo: str = typer.Option("bfd", "--algo", help="bfd (global best-fit decreasing) or first-fit (order-preserving)."),
-        seed: int = typer.Option(0, "--seed", help="Seed for shuffling the bins after packing."),
+        seed: int = typer.Option(0, "--seed", help="Seed for shuffling the bins after BFD packing (first-fit keeps its order)."),
     ) -> None:
         """Print {"samples", "bins", "lower_bound", "efficiency", "seconds"} for packing the given lengths."""
         import numpy as np

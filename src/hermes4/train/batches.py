@@ -145,8 +145,8 @@ def collate_rows(
 class PackedLoader:
     """Micro-batches of packed rows for one data-parallel rank, forever (epoch after epoch), resumable.
 
-    Epoch 0 reads bins in the packing's order (already shuffled with the packing seed); epoch e > 0 reads a
-    permutation drawn from `(seed, e)`. `state_dict()` is `{"cursor": micro-batches handed out}`; loading it
+    Epoch 0 reads bins in the packing's order (BFD bins come shuffled with the packing seed, first-fit bins in
+    data order); epoch e > 0 reads a permutation drawn from `(seed, e)`. `state_dict()` is `{"cursor": micro-batches handed out}`; loading it
     resumes with exactly the next micro-batch. All ranks must use the same packing, seed and batch size.
     """
 

@@ -79,10 +79,11 @@ class Packing:
 def pack(lengths, capacity: int, *, algo: str = "bfd", seed: int | None = 0) -> Packing:
     """Pack samples of the given token lengths into bins of `capacity` tokens.
 
-    `algo="bfd"`: global best-fit decreasing. `algo="first-fit"`: samples in their given order, each into the
-    lowest-numbered bin with room (order-preserving: reading bins in order reads samples nearly in order).
-    `seed`: bins are shuffled with this seed afterwards (so long and short rows are mixed through training);
-    `None` keeps the algorithm's bin order.
+    `algo="bfd"`: global best-fit decreasing; its bins come out sorted by their largest sample, so they are
+    shuffled with `seed` afterwards (long and short rows mixed through training; `seed=None` keeps them).
+    `algo="first-fit"`: samples in their given order, each into the lowest-numbered bin with room; bins stay
+    in opening order (that is the point of it: reading bins in order reads the data nearly in order), so
+    `seed` is not used.
     """
     lengths = _validated(lengths, capacity)
     if algo == "bfd":
@@ -91,7 +92,7 @@ def pack(lengths, capacity: int, *, algo: str = "bfd", seed: int | None = 0) -> 
         item_bin, num_bins = _first_fit(lengths, capacity)
     else:
         raise PackingError(f"algo: unknown packing algorithm {algo!r}; allowed: {', '.join(ALGORITHMS)}")
-    if seed is not None and num_bins > 1:
+    if algo == "bfd" and seed is not None and num_bins > 1:
         new_index = np.empty(num_bins, dtype=np.int64)
         new_index[np.random.default_rng(seed).permutation(num_bins)] = np.arange(num_bins)
         item_bin = new_index[item_bin]
