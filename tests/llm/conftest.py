@@ -70,6 +70,7 @@ class Faults:
     p500: float = 0.0
     pdrop: float = 0.0  # answer 200 with a Content-Length, send half the body, close the connection
     stall: bool = False  # read the request, never answer
+    trickle: float = 0.0  # streamed answers: seconds between events (a slow but live generation)
     seed: int = 0
 
 
@@ -117,6 +118,25 @@ class FaultServer:
                     roll -= self.faults.p500
                     key = body["messages"][-1]["content"] if "messages" in body else body.get("prompt", "")
                     answer = _chat_answer(body, key)
+                    if body.get("stream"):
+                        events = _sse_events(answer)
+                        if roll < self.faults.pdrop:  # some events, then the connection is gone
+                            self.outcomes["drop"] += 1
+                            writer.write(_chunked_head() + b"".join(_chunk(e) for e in events[: len(events) // 2]))
+                            await writer.drain()
+                            writer.close()
+                            return
+                        self.outcomes["ok"] += 1
+                        self.delivered[key] += 1
+                        writer.write(_chunked_head())
+                        for event in events:
+                            writer.write(_chunk(event))
+                            if self.faults.trickle:
+                                await writer.drain()
+                                await asyncio.sleep(self.faults.trickle)
+                        writer.write(b"0\r\n\r\n")
+                        await writer.drain()
+                        continue
                     if roll < self.faults.pdrop:
                         self.outcomes["drop"] += 1
                         data = json.dumps(answer).encode()
@@ -178,6 +198,29 @@ def _head(status: int, length: int, headers: dict | None = None) -> bytes:
     lines = [f"HTTP/1.1 {status} {reason}", "Content-Type: application/json", f"Content-Length: {length}"]
     lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def _chunked_head() -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+def _chunk(data: bytes) -> bytes:
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+
+def _sse_events(answer: dict) -> list[bytes]:
+    """The answer as OpenAI stream events, one word per content delta, usage last, then [DONE]."""
+    events = []
+    for choice in answer["choices"]:
+        text = choice["message"]["content"] if "message" in choice else choice["text"]
+        for i, word in enumerate(text.split(" ")):
+            piece = word if i == 0 else " " + word
+            delta = {"index": choice["index"], "finish_reason": None}
+            delta.update({"delta": {"content": piece}} if "message" in choice else {"text": piece})
+            events.append({"choices": [delta]})
+        events.append({"choices": [{"index": choice["index"], "delta": {}, "finish_reason": "stop"}]})
+    events.append({"choices": [], "usage": answer["usage"]})
+    return [f"data: {json.dumps(e)}\n\n".encode() for e in events] + [b"data: [DONE]\n\n"]
 
 
 def _chat_answer(body: dict, key: str) -> dict:

@@ -44,6 +44,39 @@ async def test_retries_429_500_and_dropped_connections_return_each_result_once(f
     assert stats.concurrency_limit < 32  # 429s shrank the window
 
 
+async def test_streamed_answers_dropped_mid_stream_are_retried_once(fault_server) -> None:
+    server = fault_server(p429=0.1, p500=0.1, pdrop=0.3, seed=2)
+    client = OpenAIClient(server.url, model="m", max_concurrency=16, backoff_base=0.01, backoff_cap=0.05, max_retries=30, stream=True)
+    try:
+        keys = await _run_all(client, 120)
+        stats = client.stats()
+    finally:
+        await client.aclose()
+    assert sorted(server.delivered) == sorted(keys) and set(server.delivered.values()) == {1}
+    assert server.outcomes["drop"] > 0 and stats.errors["connection"] == server.outcomes["drop"]
+    assert stats.failures == 0 and stats.completions == 120 and stats.completion_tokens == 120 * 4
+
+
+async def test_streaming_progress_keeps_the_watchdog_quiet(fault_server) -> None:
+    # A slow but live stream (an event every 0.15 s, ~1 s in all) is progress: no stall at 0.5 s.
+    server = fault_server(trickle=0.15)
+    client = OpenAIClient(server.url, model="m", stall_timeout=0.5, stream=True)
+    try:
+        [completion] = await client.chat(_conversation("one two three four five"), sampling=Sampling())
+        assert completion.parsed.content == "answer to one two three four five"
+        assert completion.latency_s > 0.5
+    finally:
+        await client.aclose()
+    # A server that sends nothing at all still trips it.
+    server = fault_server(stall=True)
+    client = OpenAIClient(server.url, model="m", stall_timeout=0.5, stream=True)
+    try:
+        with pytest.raises(LLMStallError, match="stalled"):
+            await client.chat(_conversation("quiet"), sampling=Sampling())
+    finally:
+        await client.aclose()
+
+
 async def test_retry_after_is_honoured(fault_server) -> None:
     server = fault_server(p429=1.0, retry_after="0.4")
     client = OpenAIClient(server.url, model="m", backoff_base=0.001, backoff_cap=0.001, max_retries=2)

@@ -201,8 +201,9 @@ async def test_a_slow_reader_does_not_block_others(scripted_server) -> None:
             assert fast.json()["choices"][0]["message"]["content"] == "echo 0: quick"
 
 
-async def test_our_client_round_trip(scripted_server) -> None:
-    client = OpenAIClient(scripted_server.base_url)  # model name read from /v1/models
+@pytest.mark.parametrize("stream", [False, True])
+async def test_our_client_round_trip(scripted_server, stream: bool) -> None:
+    client = OpenAIClient(scripted_server.base_url, stream=stream)  # model name read from /v1/models
     try:
         conversation = Conversation.parse({"messages": _user("TOOL go"), "tools": [WEATHER_TOOL]})
         [completion] = await client.chat(conversation, sampling=Sampling(), thinking=True)

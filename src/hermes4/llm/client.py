@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -57,6 +59,16 @@ class ShardedHTTP:
         finally:
             self.busy[index] -= 1
 
+    @contextlib.asynccontextmanager
+    async def stream(self, url: str, *, json: Any) -> AsyncIterator[httpx.Response]:
+        index = min(range(len(self.shards)), key=self.busy.__getitem__)
+        self.busy[index] += 1
+        try:
+            async with self.shards[index].stream("POST", url, json=json) as response:
+                yield response
+        finally:
+            self.busy[index] -= 1
+
     async def get(self, url: str) -> httpx.Response:
         return await self.shards[0].get(url)
 
@@ -87,6 +99,11 @@ class OpenAIClient:
 
     `extensions` sends the parameters vLLM and SGLang understand beyond the OpenAI API (`top_k`,
     `chat_template_kwargs`, `skip_special_tokens`); turn it off for hosted APIs that reject them.
+
+    `stream=True` asks the server for SSE and assembles the chunks into the same result. It costs
+    some client CPU per token, and buys progress the watchdog can see: without it an answer is one
+    event at the end, so with few long generations in flight (tens of thousands of reasoning
+    tokens) `stall_timeout` must exceed the longest generation; with it, every token counts.
     """
 
     def __init__(
@@ -105,6 +122,7 @@ class OpenAIClient:
         extensions: bool = True,
         extra_body: dict[str, Any] | None = None,
         trust_env: bool = False,
+        stream: bool = False,
     ) -> None:
         urls = [u for u in endpoints.split(",")] if isinstance(endpoints, str) else list(endpoints)
         self.balancer = Balancer.from_urls([u for u in urls if u.strip()])
@@ -114,6 +132,7 @@ class OpenAIClient:
         self.stall_timeout = stall_timeout
         self.max_retries = max_retries
         self.extensions = extensions
+        self.stream = stream
         self.extra_body = dict(extra_body or {})
         self.limiter = AdaptiveLimiter(max_concurrency, initial=initial_concurrency if initial_concurrency is not None else min(max_concurrency, 32))
         self.backoff = Backoff(backoff_base, backoff_cap)
@@ -217,6 +236,9 @@ class OpenAIClient:
             "top_p": sampling.top_p,
             "max_tokens": sampling.max_tokens,
         }
+        if self.stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
         if sampling.stop:
             body["stop"] = list(sampling.stop)
         if sampling.seed is not None:
@@ -317,7 +339,17 @@ class OpenAIClient:
         self._accounting.attempts += 1
         try:
             async with asyncio.timeout(self.request_timeout):
-                response = await self._http.post(endpoint.url + path, json=body)
+                if body.get("stream"):
+                    async with self._http.stream(endpoint.url + path, json=body) as streamed:
+                        if streamed.status_code == 200:
+                            data = await self._read_stream(streamed)
+                            self.limiter.on_success()
+                            self.balancer.mark_success(endpoint)
+                            return data
+                        await streamed.aread()
+                        response = streamed
+                else:
+                    response = await self._http.post(endpoint.url + path, json=body)
         except TimeoutError:
             raise _Retryable("timeout", f"no answer within {self.request_timeout:g}s", overload=True, endpoint_fault=True) from None
         except httpx.TimeoutException as exc:
@@ -352,6 +384,31 @@ class OpenAIClient:
             )
         raise LLMError(f"{endpoint.url}{path}: HTTP {status}: {message}")
 
+    async def _read_stream(self, response: httpx.Response) -> dict[str, Any]:
+        """Assemble an SSE answer into the non-streaming shape; every event counts as progress."""
+        choices: dict[int, dict[str, Any]] = {}
+        usage: dict[str, Any] | None = None
+        async for line in response.aiter_lines():
+            self._last_progress = time.monotonic()
+            if not line.startswith("data:"):
+                continue
+            payload = line[5:].strip()
+            if payload == "[DONE]":
+                return {"choices": [choices[i] for i in sorted(choices)], "usage": usage or {}}
+            try:
+                chunk = json.loads(payload)
+            except ValueError:
+                raise _Retryable("bad_json", f"stream event is not JSON: {payload[:200]!r}", endpoint_fault=True) from None
+            if "error" in chunk:
+                error = chunk["error"]
+                message = error.get("message", error) if isinstance(error, dict) else error
+                raise _Retryable("stream_error", f"error event in the stream: {message}", endpoint_fault=True)
+            if chunk.get("usage"):
+                usage = chunk["usage"]
+            for part in chunk.get("choices") or []:
+                _merge_chunk(choices, part)
+        raise _Retryable("connection", "the stream ended before [DONE]", endpoint_fault=True)
+
     # -- the stall watchdog ------------------------------------------------------------------
     def _ensure_watchdog(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._watchdog is None or self._watchdog.done() or self._watchdog.get_loop() is not loop:
@@ -371,6 +428,35 @@ class OpenAIClient:
                 )
                 self._stall = None
                 self._last_progress = time.monotonic()
+
+
+def _merge_chunk(choices: dict[int, dict[str, Any]], part: dict[str, Any]) -> None:
+    """Fold one streamed choice delta into the message (chat) or text (completions) being built."""
+    index = int(part.get("index", 0))
+    choice = choices.setdefault(index, {"index": index, "finish_reason": None})
+    if part.get("finish_reason"):
+        choice["finish_reason"] = part["finish_reason"]
+    if "text" in part:
+        choice["text"] = choice.get("text", "") + (part.get("text") or "")
+        return
+    delta = part.get("delta") or {}
+    message = choice.setdefault("message", {"role": "assistant", "content": ""})
+    if delta.get("content"):
+        message["content"] += delta["content"]
+    for key in ("reasoning_content", "reasoning"):
+        if delta.get(key) is not None:
+            message[key] = (message.get(key) or "") + delta[key]
+    for call in delta.get("tool_calls") or []:
+        calls = message.setdefault("tool_calls", [])
+        position = int(call.get("index", len(calls)))
+        while len(calls) <= position:
+            calls.append({"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
+        slot = calls[position]
+        if call.get("id"):
+            slot["id"] = call["id"]
+        function = call.get("function") or {}
+        slot["function"]["name"] += function.get("name") or ""
+        slot["function"]["arguments"] += function.get("arguments") or ""
 
 
 def _choices(data: dict[str, Any], expected: int) -> list[dict[str, Any]]:
