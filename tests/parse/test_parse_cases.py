@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _parse_helpers import assert_stream_equals_batch, assert_well_formed  # noqa: E402
+from _parse_helpers import assert_stream_equals_batch, assert_well_formed
 
 CHUNKINGS = [1, 2, 3, 5, 7, 13, 10_000, "seed-1", "seed-2"]
 
@@ -375,9 +375,9 @@ def test_name_and_arguments_stream_before_the_call_ends() -> None:
 
 
 def test_parameterless_call_streams_empty_object() -> None:
-    from hermes4.parse import ToolCallArgumentsDelta
-
     import _parse_helpers
+
+    from hermes4.parse import ToolCallArgumentsDelta
 
     for chunking in (1, 4, 1000):
         events, _ = _parse_helpers.stream(call("current_time", nl=False), chunking)
@@ -397,8 +397,6 @@ def test_to_message() -> None:
 
 
 def test_deep_nesting_is_an_issue_not_a_crash() -> None:
-    from hermes4.parse import parse
-
     for depth in (50, 5000):
         deep = "[" * depth + "]" * depth
         result = assert_stream_equals_batch(f'<tool_call>{{"name": "f", "arguments": {{"a": {deep}}}}}</tool_call>ok', [1, 997])

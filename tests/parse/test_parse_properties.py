@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _parse_helpers import assert_stream_equals_batch, assert_well_formed  # noqa: E402
+from _parse_helpers import assert_stream_equals_batch, assert_well_formed
 
-from hermes4.parse import parse  # noqa: E402
+from hermes4.parse import parse
 
 TAGS = ["<think>", "</think>", "<tool_call>", "</tool_call>"]
 FRAGMENTS = TAGS + [

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 import sys
-from typing import Optional
 
 import typer
 
@@ -32,12 +31,12 @@ def stream_chunks(text: str, spec: str) -> list[str]:
 def register(app: typer.Typer) -> None:
     @app.command("parse")
     def parse_command(
-        file: Optional[str] = typer.Argument(None, help="File holding the raw model output; `-` or nothing reads stdin."),
+        file: str | None = typer.Argument(None, help="File holding the raw model output; `-` or nothing reads stdin."),
         reasoning_started: bool = typer.Option(False, "--reasoning-started", help="The prompt already opened <think>."),
         tools_in_reasoning: bool = typer.Option(
             False, "--tools-in-reasoning", help="Read <tool_call> inside <think> as calls (interleaved tool use)."
         ),
-        stream: Optional[str] = typer.Option(
+        stream: str | None = typer.Option(
             None, "--stream", metavar="SPEC", help="Feed the streaming parser chunks of N characters, or random:SEED."
         ),
     ) -> None:

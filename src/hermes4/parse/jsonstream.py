@@ -159,7 +159,7 @@ class JsonNormalizer:
         """The caller saw that the `<` where `feed` stopped is not a tag: it is ordinary (skimmed) text."""
         self._skim_prev = "<"
 
-    def finish(self, pos: int) -> None:
+    def finish(self) -> None:
         """The text ended: complete a pending top-level number/word (e.g. arguments given as the string "5")."""
         if self._token is not None and self._quote is None and not self.skimming:
             self._end_token()

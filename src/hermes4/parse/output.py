@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -122,9 +122,9 @@ class OutputEnded:
     truncated: bool
 
 
-StreamEvent = Union[
-    ReasoningStarted, ReasoningDelta, ContentDelta, ToolCallStarted, ToolCallArgumentsDelta, ToolCallEnded, OutputEnded
-]
+StreamEvent = (
+    ReasoningStarted | ReasoningDelta | ContentDelta | ToolCallStarted | ToolCallArgumentsDelta | ToolCallEnded | OutputEnded
+)
 
 
 def assemble(events: list[StreamEvent]) -> dict[str, Any]:

@@ -374,7 +374,7 @@ class StreamParser:
         self._call = None
         reader = call.reader
         if reader is not None:
-            reader.finish(end)
+            reader.finish()
             self._pump(call)
         raw = "".join(call.body).strip()
         if not closed:

@@ -119,7 +119,7 @@ def repair_value(text: str) -> tuple[Any, list[str] | None]:
         pass
     try:
         value, log = json_repair.repair_json(text, return_objects=True, logging=True)
-    except Exception:  # json_repair is best effort; any failure inside it means "unreadable", not a crash
+    except Exception:  # noqa: BLE001 - json_repair is best effort; any failure inside it means "unreadable", not a crash
         return None, None
     if value == "" and text.strip() not in ('""', "''"):
         return None, None
@@ -228,7 +228,7 @@ def _settle_clean(reader: CallReader, streamed: str) -> Settled:
         inner = reader.inner
         decoded = "".join(reader.args_string or ())
         if inner is not None:
-            inner.finish(0)
+            inner.finish()
             problems += _repair_problems(inner.repairs, "in the arguments string: ")
             if inner.done and inner.stalled_at is None and inner.extra_at is None and inner.first_kind == "{":
                 text = inner.text()
