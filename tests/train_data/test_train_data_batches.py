@@ -64,7 +64,7 @@ def test_ranks_get_disjoint_rows_that_cover_every_sample_once_per_epoch():
 def test_loader_is_deterministic_and_resumes_exactly():
     samples = make_samples(120, seed=1)
     packing = pack(samples.lengths, 40, seed=0)
-    args = dict(seq_len=40, micro_batch_size=3, pad_token_id=0, seed=7)
+    args = {"seq_len": 40, "micro_batch_size": 3, "pad_token_id": 0, "seed": 7}
     straight = PackedLoader(samples, packing, **args)
     expected = [next(straight) for _ in range(25)]  # crosses into a second and third epoch
     interrupted = PackedLoader(samples, packing, **args)

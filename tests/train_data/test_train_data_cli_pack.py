@@ -8,7 +8,7 @@ import sys
 
 
 def run_pack(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hermes4", "pack", *args], input=stdin, capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-m", "hermes4", "pack", *args], input=stdin, capture_output=True, text=True, timeout=60, check=False)
 
 
 def test_pack_prints_the_summary(tmp_path):

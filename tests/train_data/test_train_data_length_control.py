@@ -6,7 +6,11 @@ import pytest
 
 from hermes4.chat import Conversation, render
 from hermes4.train.batches import IGNORE_INDEX, collate_rows
-from hermes4.train.length_control_data import build_length_control_samples, control_token_ids, cut_trace
+from hermes4.train.length_control_data import (
+    build_length_control_samples,
+    control_token_ids,
+    cut_trace,
+)
 
 
 def test_cut_trace_labels_are_exactly_think_end_and_end_of_turn(tiny_tokenizer):

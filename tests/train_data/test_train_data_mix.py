@@ -10,7 +10,15 @@ import pytest
 
 from hermes4.chat import DEEP_THINKING_PROMPT, Conversation
 from hermes4.train.data import TokenizeOptions
-from hermes4.train.mix import MixError, MixSpec, SourceSpec, apply_source_rules, build_mix, draw, largest_remainder
+from hermes4.train.mix import (
+    MixError,
+    MixSpec,
+    SourceSpec,
+    apply_source_rules,
+    build_mix,
+    draw,
+    largest_remainder,
+)
 
 
 def write_source(path, n: int, tag: str, system: str | None = None):

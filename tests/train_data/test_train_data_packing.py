@@ -93,7 +93,7 @@ def test_shuffle_is_seeded_and_only_reorders_bins(instance, seed):
     shuffled = pack(lengths, capacity, seed=seed)
     again = pack(lengths, capacity, seed=seed)
     assert np.array_equal(shuffled.items, again.items) and np.array_equal(shuffled.bin_offsets, again.bin_offsets)
-    as_sets = lambda p: sorted(tuple(p.bin(b).tolist()) for b in range(p.num_bins))  # noqa: E731
+    as_sets = lambda p: sorted(tuple(p.bin(b).tolist()) for b in range(p.num_bins))
     assert as_sets(plain) == as_sets(shuffled)
 
 

@@ -9,7 +9,11 @@ import numpy as np
 import pytest
 
 from hermes4.chat import Conversation, ConversationError, render, tokenize
-from hermes4.train.data import TokenizeOptions, load_conversations, tokenize_conversations
+from hermes4.train.data import (
+    TokenizeOptions,
+    load_conversations,
+    tokenize_conversations,
+)
 
 
 def conversations(n: int = 12) -> list[Conversation]:
@@ -52,14 +56,14 @@ def test_cache_hits_only_for_the_same_inputs_tokenizer_and_options(tiny_tokenize
     other_tokenizer = copy.deepcopy(tiny_tokenizer)
     other_tokenizer.add_tokens(["<extra_token>"])
     for variant in (
-        dict(conversations=edited),
-        dict(conversations=convs[:-1]),
-        dict(tokenizer=other_tokenizer),
-        dict(options=TokenizeOptions(thinking=True)),
-        dict(options=TokenizeOptions(max_length=64, overlong="truncate")),
-        dict(options=TokenizeOptions(format="llama3")),
+        {"conversations": edited},
+        {"conversations": convs[:-1]},
+        {"tokenizer": other_tokenizer},
+        {"options": TokenizeOptions(thinking=True)},
+        {"options": TokenizeOptions(max_length=64, overlong="truncate")},
+        {"options": TokenizeOptions(format="llama3")},
     ):
-        args = dict(conversations=convs, tokenizer=tiny_tokenizer, options=None) | variant
+        args = {"conversations": convs, "tokenizer": tiny_tokenizer, "options": None} | variant
         _, changed = tokenize_conversations(args["conversations"], args["tokenizer"], args["options"], cache_dir=cache)
         assert changed.cache == "miss", variant
         keys.add(changed.cache_key)

@@ -21,8 +21,9 @@ dropped and the loss normalisation, a global supervised-token count, is unaffect
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch

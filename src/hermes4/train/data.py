@@ -166,7 +166,7 @@ class TokenizeReport:
         return dict(self.__dict__)
 
 
-def _sha(*parts: bytes | str) -> "hashlib._Hash":
+def _sha(*parts: bytes | str) -> hashlib._Hash:
     digest = hashlib.sha256()
     for part in parts:
         data = part.encode() if isinstance(part, str) else part

@@ -16,8 +16,9 @@ the pure transform, so it is tested token by token.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Literal
+from typing import Literal
 
 from hermes4.train.data import TokenizedSamples
 

@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from hermes4.train.data import TokenizedSamples, TokenizeOptions, TokenizeReport, load_conversations, tokenize_conversations
+from hermes4.train.data import (
+    TokenizedSamples,
+    TokenizeOptions,
+    TokenizeReport,
+    load_conversations,
+    tokenize_conversations,
+)
 
 if TYPE_CHECKING:
     from hermes4.chat import Conversation
