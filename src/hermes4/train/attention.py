@@ -42,7 +42,9 @@ def flex_block_mask(document_ids: torch.Tensor) -> Any:
         return (document_ids[batch, q_idx] == document_ids[batch, kv_idx]) & (kv_idx <= q_idx)
 
     batch, length = document_ids.shape
-    return create_block_mask(document_causal, B=batch, H=None, Q_LEN=length, KV_LEN=length, device=document_ids.device)
+    # On GPU the mask is built by a compiled kernel (as transformers does), not by materialising T x T per row.
+    return create_block_mask(document_causal, B=batch, H=None, Q_LEN=length, KV_LEN=length,
+                             device=document_ids.device, _compile=document_ids.is_cuda)
 
 
 def document_attention_kwargs(batch: PackedBatch, model: Any) -> dict[str, Any]:
