@@ -188,6 +188,7 @@ class _Run:
 
     def after_spawn(self) -> None:
         os.close(self.report_write)  # only the launcher and program hold it now
+        self.report_write = -1  # closed: cleanup must not close the number again (another thread may reuse it)
 
     def finish(self, timed_out: bool) -> SandboxResult:
         wall = time.monotonic() - self.started
@@ -223,6 +224,8 @@ class _Run:
 
     def cleanup(self) -> None:
         for fd in (self.report_read, self.report_write):
+            if fd < 0:
+                continue
             try:
                 os.close(fd)
             except OSError:
