@@ -108,6 +108,30 @@ async def test_scripted_engine_batches_and_reports_failures() -> None:
         await ScriptedEngine(lambda r: 42).chat(_conversation(), sampling=Sampling())
 
 
+async def test_one_engine_serves_two_event_loops() -> None:
+    import time
+
+    def slow(request: ScriptRequest) -> str:
+        time.sleep(0.002)
+        return f"re: {request.conversation.messages[-1].content}"
+
+    engine = ScriptedEngine(slow, max_batch=3)
+    server = start_server(engine, model_name="slow")
+    try:
+
+        def over_http() -> list[str]:
+            with openai.OpenAI(base_url=server.base_url, api_key="x", max_retries=0) as client:
+                return [client.chat.completions.create(model="slow", messages=[{"role": "user", "content": f"h{i}"}]).choices[0].message.content for i in range(8)]
+
+        http_answers, *direct = await asyncio.gather(
+            asyncio.to_thread(over_http), *(engine.chat(_conversation(f"d{i}"), sampling=Sampling()) for i in range(16))
+        )
+    finally:
+        server.close()
+    assert http_answers == [f"re: h{i}" for i in range(8)]
+    assert [c[0].text for c in direct] == [f"re: d{i}" for i in range(16)]
+
+
 async def test_connect_specs(tiny_model_dir) -> None:
     client = connect("http://127.0.0.1:1,http://127.0.0.1:2/v1", model="m")
     assert isinstance(client, OpenAIClient) and [e.url for e in client.balancer.endpoints] == ["http://127.0.0.1:1/v1", "http://127.0.0.1:2/v1"]

@@ -156,6 +156,8 @@ def test_auth(keyed_server) -> None:
     anonymous = httpx.post(f"{keyed_server.base_url}/chat/completions", json={"model": MODEL, "messages": _user("x")})
     assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "invalid_api_key"
     assert httpx.get(f"{keyed_server.base_url}/models").status_code == 401
+    # The key is checked before the body: a bad body without the key is still a 401.
+    assert httpx.post(f"{keyed_server.base_url}/chat/completions", json={"nonsense": 1}).status_code == 401
     with openai.OpenAI(base_url=keyed_server.base_url, api_key="sekrit", max_retries=0) as good:
         assert good.chat.completions.create(model=MODEL, messages=_user("x")).choices[0].message.content == "echo 0: x"
     assert httpx.get(f"{keyed_server.url}/health").status_code == 200  # health needs no key

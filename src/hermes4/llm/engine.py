@@ -69,6 +69,7 @@ class LocalEngine(ABC):
         self._accounting = Accounting()
         self._in_flight = 0
         self._requests = itertools.count()
+        self._drain_task: asyncio.Task[None] | None = None
 
     # -- what a subclass provides -------------------------------------------------------------
     @abstractmethod
@@ -155,7 +156,7 @@ class LocalEngine(ABC):
         self._pending.extend(pending)
         if not self._draining:
             self._draining = True
-            loop.create_task(self._drain())
+            self._drain_task = loop.create_task(self._drain())  # held, so it is not collected mid-run
         try:
             return list(await asyncio.gather(*(p.future for p in pending)))
         except asyncio.CancelledError:
@@ -180,14 +181,34 @@ class LocalEngine(ABC):
                     self._accounting.errors[type(exc).__name__] += 1
                     error = exc if isinstance(exc, LLMError) else LLMError(f"{self.name}: generation failed: {type(exc).__name__}: {exc}")
                     for p in batch:
-                        if not p.future.done():
-                            p.future.set_exception(error)
+                        _resolve(p.future, error=error)
                     continue
                 for p, output in zip(batch, outputs):
-                    if not p.future.done():
-                        p.future.set_result(output)
+                    _resolve(p.future, result=output)
         finally:
             self._draining = False
 
     async def _generate_async(self, jobs: list[GenerationJob]) -> list[Generation]:
         return await asyncio.to_thread(self.generate_batch, jobs)
+
+
+def _resolve(future: asyncio.Future[Generation], *, result: Generation | None = None, error: BaseException | None = None) -> None:
+    """Settle a caller's future, from its own loop's thread (an engine may serve callers on several loops)."""
+
+    def settle() -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    loop = future.get_loop()
+    try:
+        same_loop = asyncio.get_running_loop() is loop
+    except RuntimeError:
+        same_loop = False
+    if same_loop:
+        settle()
+    elif not loop.is_closed():
+        loop.call_soon_threadsafe(settle)

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -161,13 +161,16 @@ def create_app(llm: LLM, *, model_name: str, api_key: str | None = None) -> Fast
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         return APIError(500, f"internal error: {type(exc).__name__}: {exc}", type="server_error").response()
 
-    def check(request: Request, model: str | None = None) -> None:
+    def authorize(request: Request) -> None:
+        # A dependency, so it runs before the body is read: a request without the key gets 401, not 400.
         if api_key is not None:
             header = request.headers.get("authorization", "")
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not secrets.compare_digest(token.strip(), api_key):
                 raise APIError(401, "invalid or missing API key (send Authorization: Bearer KEY)", code="invalid_api_key")
-        if model is not None and model != model_name:
+
+    def check_model(model: str) -> None:
+        if model != model_name:
             raise APIError(404, f"model {model!r} does not exist; this server serves {model_name!r}", param="model", code="model_not_found")
 
     async def run(coro: Any) -> list[Completion]:
@@ -182,14 +185,13 @@ def create_app(llm: LLM, *, model_name: str, api_key: str | None = None) -> Fast
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/v1/models")
+    @app.get("/v1/models", dependencies=[Depends(authorize)])
     async def models(request: Request) -> dict[str, Any]:
-        check(request)
         return {"object": "list", "data": [{"id": model_name, "object": "model", "created": created, "owned_by": "hermes4"}]}
 
-    @app.post("/v1/chat/completions")
+    @app.post("/v1/chat/completions", dependencies=[Depends(authorize)])
     async def chat_completions(body: ChatRequest, request: Request) -> Any:
-        check(request, body.model)
+        check_model(body.model)
         sampling = body.sampling()
         kwargs = body.chat_template_kwargs or {}
         thinking = bool(kwargs.get("thinking", kwargs.get("enable_thinking", False)))
@@ -241,9 +243,9 @@ def create_app(llm: LLM, *, model_name: str, api_key: str | None = None) -> Fast
 
         return StreamingResponse(events(), media_type="text/event-stream")
 
-    @app.post("/v1/completions")
+    @app.post("/v1/completions", dependencies=[Depends(authorize)])
     async def completions(body: CompletionRequest, request: Request) -> Any:
-        check(request, body.model)
+        check_model(body.model)
         sampling = body.sampling()
         prompts = [body.prompt] if isinstance(body.prompt, str) else list(body.prompt)
         if not prompts:
