@@ -88,7 +88,9 @@ class Sampler:
     def _observe_record(self, record: dict[str, Any]) -> None:
         meta = record.get("meta") or {}
         if meta.get("env") in self._tallies and isinstance(meta.get("sample_index"), int):
-            self._stored[item_key(meta["env"], str(meta.get("item_id")))][meta["sample_index"]] = record
+            key = item_key(meta["env"], str(meta.get("item_id")))
+            if self._ledger is None or key not in self._ledger:
+                self._stored[key][meta["sample_index"]] = record
 
     def _observe_item(self, entry: dict[str, Any]) -> None:
         meta = entry.get("meta") or {}
@@ -101,8 +103,9 @@ class Sampler:
     def open(self, store: Store) -> list[str]:
         """Scan the output folder (repairing torn tails) and index what earlier runs finished; returns the repairs."""
         self._store = store
-        self._data = store.stream(DATA_STREAM, observe=self._observe_record)
+        # The ledger first: kept records of finished items need no index, only those of interrupted ones.
         self._ledger = store.stream(ITEMS_STREAM, observe=self._observe_item)
+        self._data = store.stream(DATA_STREAM, observe=self._observe_record)
         return [r.describe() for r in store.repairs]
 
     async def run(self, llm: LLM) -> SampleResult:
