@@ -121,6 +121,17 @@ CASES = [
         '<tool_call>{"name": "f", "arguments": "{\\"a\\": 1, \\"s\\": \\"{\\\\\\"not\\\\\\": \\\\\\"decoded\\\\\\"}\\"}"}</tool_call>',
         calls=[("f", {"a": 1, "s": '{"not": "decoded"}'})],
     ),
+    Case(
+        "arguments string holding a Python dict",
+        '<tool_call>{"name": "f", "arguments": "{\'a\': True}"}</tool_call>',
+        calls=[("f", {"a": True})],
+        issues=["repaired_json"],
+    ),
+    Case(
+        "double-encoded arguments are decoded once, not twice",
+        '<tool_call>{"name": "f", "arguments": "\\"{\\\\\\"a\\\\\\": 1}\\""}</tool_call>',
+        issues=["arguments_not_object"],
+    ),
     Case("arguments as an empty string", '<tool_call>{"name": "f", "arguments": ""}</tool_call>', calls=[("f", {})]),
     Case("parameters alias", call("f", {"x": 1}, key="parameters"), calls=[("f", {"x": 1})]),
     Case(

@@ -90,7 +90,7 @@ class JsonNormalizer:
         # Receivers of decoded string text, set by subclasses for strings they care about.
         self.collect: list[str] | None = None
         self.sink: JsonNormalizer | None = None
-        self._last_pos = base_hint
+        self._fed = 0  # characters fed through feed_text so far
 
     # ---- hooks for subclasses: a value directly inside the top-level object starts / ends ----
 
@@ -110,8 +110,13 @@ class JsonNormalizer:
 
     # ---- feeding ----
 
-    def feed_text(self, text: str, base: int = 0) -> None:
-        """Feed a whole piece (used for a nested value, e.g. arguments given as a JSON string)."""
+    def feed_text(self, text: str) -> None:
+        """Feed a whole piece (used for a nested value, e.g. arguments given as a JSON string).
+
+        Positions are counted from the first character ever fed this way, whatever the pieces were.
+        """
+        base = self._fed
+        self._fed += len(text)
         i, n = 0, len(text)
         while i < n:
             i = self.feed(text, i, n, base)

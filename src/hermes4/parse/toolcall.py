@@ -133,8 +133,14 @@ def _arguments_value(value: Any) -> tuple[dict[str, Any] | None, str | None]:
     if isinstance(value, str):
         if not value.strip():
             return {}, None
-        decoded, _ = repair_value(value)
-        value = decoded
+        try:
+            value = json.loads(value)
+        except (json.JSONDecodeError, RecursionError, ValueError):
+            if len(value) > REPAIR_LIMIT:
+                return None, f"the arguments string is malformed and too long to repair ({len(value)} characters)"
+            value, _ = repair_value(value)
+            if value is None:
+                return None, "the arguments string is not JSON, even after repair"
     if isinstance(value, dict):
         return value, None
     return None, f"arguments must be a JSON object, got {type(value).__name__}"
@@ -229,7 +235,7 @@ def _settle_clean(reader: CallReader, streamed: str) -> Settled:
         decoded = "".join(reader.args_string or ())
         if inner is not None:
             inner.finish()
-            problems += _repair_problems(inner.repairs, "in the arguments string: ")
+            problems += _repair_problems(inner.repairs, "inside the arguments string (positions in the decoded string): ")
             if inner.done and inner.stalled_at is None and inner.extra_at is None and inner.first_kind == "{":
                 text = inner.text()
                 return Settled(name=name, arguments=json.loads(text), arguments_json=text, tail=text[len(streamed) :], problems=problems)
