@@ -1,0 +1,173 @@
+"""`hermes4 eval` (benchmarks over a model, resumable, per-sample logs) and `hermes4 report` (Markdown + HTML + plots)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from hermes4.cli._common import fail
+
+
+def _list_tasks() -> None:
+    from hermes4.eval.tasks import BENCHMARKS, benchmark_options, task_names
+
+    for name in task_names():
+        bench = BENCHMARKS[name]
+        options = ", ".join(f"{key}={default!r}" for key, (_, default, _) in benchmark_options(name).items())
+        print(f"{name:14} {bench.label:14} {bench.metric:9} options: {options}")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("eval")
+    def eval_(
+        task: list[str] = typer.Option([], "--task", help="Benchmarks, comma-separated or repeated: NAME or NAME:key=value (see --list-tasks)."),
+        llm: Optional[str] = typer.Option(None, "--llm", help="http://host:port[/v1] (comma-separated for several), a model folder, or scripted:module:function."),
+        out: Optional[Path] = typer.Option(None, "--out", help="Run folder; rerunning the same command resumes it."),
+        thinking: str = typer.Option("both", "--thinking", help="on (reasoning), off (non-reasoning) or both."),
+        repeats: int = typer.Option(1, "--repeats", help="Samples per item and mode (accuracy is averaged over them; pass@k where k <= repeats)."),
+        max_tokens: int = typer.Option(40960, "--max-tokens", help="Token budget of one generation (the paper: 40,960)."),
+        direct_max_tokens: Optional[int] = typer.Option(None, "--direct-max-tokens", help="Budget in non-reasoning mode (default: --max-tokens)."),
+        limit: Optional[int] = typer.Option(None, "--limit", help="Only the first M items of each task."),
+        concurrency: int = typer.Option(64, "--concurrency", help="Model requests in flight."),
+        score_concurrency: int = typer.Option(8, "--score-concurrency", help="Samples scored at once (checker threads, judge calls)."),
+        judge: Optional[str] = typer.Option(None, "--judge", help="Judge model for judge-graded tasks (refusalbench, simpleqa:grader=judge): URL or scripted:module:function."),
+        judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Model id at the judge endpoint (default: the first it serves)."),
+        seed: int = typer.Option(0, "--seed", help="Base seed of every request (derived per task, item, repeat and mode)."),
+        temperature: float = typer.Option(0.6, "--temperature"),
+        top_p: float = typer.Option(0.95, "--top-p"),
+        top_k: int = typer.Option(20, "--top-k"),
+        name: Optional[str] = typer.Option(None, "--name", help="Column title of this run in reports (default: the model id)."),
+        list_tasks: bool = typer.Option(False, "--list-tasks", help="List the benchmarks and their options, then exit."),
+    ) -> None:
+        """Evaluate a model on benchmarks in reasoning and/or non-reasoning mode; scoring overlaps generation."""
+        import asyncio
+
+        from pydantic import ValidationError
+        from rich.console import Console
+
+        from hermes4.chat.messages import describe_validation_error
+        from hermes4.eval.judge import JudgeConfig
+        from hermes4.eval.progress import show_progress, summary_table
+        from hermes4.eval.runner import EvalConfig, EvalRunner
+        from hermes4.eval.tasks import TaskError, load_task, split_task_list
+        from hermes4.store import StoreError
+
+        if list_tasks:
+            _list_tasks()
+            return
+        if not task:
+            raise fail("eval: --task is required (see --list-tasks)")
+        if llm is None or out is None:
+            raise fail(f"eval: {'--llm' if llm is None else '--out'} is required")
+        try:
+            specs = [spec for value in task for spec in split_task_list(value)]
+            tasks = [load_task(spec) for spec in specs]
+        except TaskError as exc:
+            raise fail(f"--task: {exc}") from None
+        if not tasks:
+            raise fail("--task: no task named")
+        judged = [t.spec for t in tasks if t.judged]
+        if judged and judge is None:
+            raise fail(f"--judge: {', '.join(judged)} is graded by a judge model; pass --judge URL (or scripted:module:function)")
+        try:
+            config = EvalConfig(
+                tasks=[t.spec for t in tasks],
+                out=out,
+                llm=llm,
+                thinking=thinking,
+                repeats=repeats,
+                max_tokens=max_tokens,
+                direct_max_tokens=direct_max_tokens,
+                limit=limit,
+                concurrency=concurrency,
+                score_concurrency=score_concurrency,
+                seed=seed,
+                temperature=temperature,
+                top_p=top_p,
+                top_k=top_k,
+                judge=JudgeConfig(llm=judge, model=judge_model) if judge else None,
+                name=name,
+            )
+        except ValidationError as exc:
+            raise fail(f"eval: {describe_validation_error(exc)}") from None
+        try:
+            runner = EvalRunner(config, tasks)
+        except ValueError as exc:
+            raise fail(f"--task: {exc}") from None
+        console = Console(stderr=True)
+        if not console.is_terminal:  # logs and pipes: wide enough that the summary table is never squeezed
+            console = Console(stderr=True, width=160)
+        for t in tasks:
+            if t.source.startswith("hermes4 sample"):
+                console.print(f"[yellow]{t.spec}: using the {t.source}, {len(t.items)} items; pass {t.name}:data=PATH for the benchmark itself[/yellow]", highlight=False)
+
+        async def main() -> int:
+            from hermes4.llm import LLMError, connect
+
+            try:  # before touching --out, so a typo in --llm leaves no folder behind
+                model = connect(llm)
+            except (ValueError, OSError) as exc:
+                raise fail(f"--llm: {exc}") from None
+            judge_llm = None
+            if judged and config.judge is not None:
+                try:
+                    pinned = {"model": judge_model} if judge_model and judge.startswith(("http://", "https://")) else {}
+                    judge_llm = connect(config.judge.llm, **pinned)
+                except (ValueError, OSError) as exc:
+                    await model.aclose()
+                    raise fail(f"--judge: {exc}") from None
+            try:
+                for line in runner.open():
+                    console.print(f"[yellow]{line}[/yellow]", highlight=False)
+                async with show_progress(runner.live, console):
+                    result = await runner.run(model, judge_llm)
+            except StoreError as exc:
+                raise fail(f"--out: {exc}") from None
+            except LLMError as exc:
+                console.print(f"[red]hermes4: the model is not answering: {exc}[/red]", highlight=False)
+                return 1
+            finally:
+                await model.aclose()
+                if judge_llm is not None:
+                    await judge_llm.aclose()
+            console.print(summary_table(result.cells))
+            console.print(
+                f"this run: {result.written} samples written ({result.skipped} already done), {result.missing} missing; "
+                f"{result.wall_s:.1f}s; per-sample log and run.json in {config.out}; report: hermes4 report {config.out}",
+                highlight=False,
+            )
+            for line in result.repairs:
+                console.print(f"[yellow]{line}[/yellow]", highlight=False)
+            if result.llm_stats:
+                console.print(f"llm: {result.llm_stats}", highlight=False)
+            if result.aborted:
+                console.print(f"[red]stopped early: {result.aborted}; rerun the same command to continue[/red]", highlight=False)
+                return 1
+            if result.missing:
+                console.print(f"[red]{result.missing} samples could not be generated (model calls failed); rerun the same command to finish them[/red]", highlight=False)
+                return 1
+            return 0
+
+        code = asyncio.run(main())
+        if code:
+            raise typer.Exit(code)
+
+    @app.command()
+    def report(
+        run_dirs: list[Path] = typer.Argument(..., help="Run folders written by `hermes4 eval`; the first is the baseline of the deltas."),
+        out: Optional[Path] = typer.Option(None, "--out", help="Markdown file to write (the HTML goes next to it); default RUN_DIR/report.md."),
+    ) -> None:
+        """Write a Markdown and an HTML report (paper-shaped table with CIs, deltas, plots) of eval runs."""
+        from hermes4.eval.report import write_report
+        from hermes4.store import StoreError
+
+        try:
+            paths = write_report(run_dirs, out)
+        except StoreError as exc:
+            raise fail(f"report: {exc}") from None
+        print(f"markdown: {paths.markdown}")
+        print(f"html: {paths.html}")
+        for plot in paths.plots:
+            print(f"plot: {plot}")

@@ -1,0 +1,573 @@
+"""The eval run: generate every (task, item, repeat, mode) sample over one model, score each as soon as it arrives
+while generation goes on, log every sample, resume exactly where a killed run stopped, compute the metrics.
+
+Pipeline: `concurrency` generator coroutines take jobs and call the model; each finished generation goes on a
+queue that `score_concurrency` scorer coroutines drain at the same time (checkers in a thread pool, judges as
+async calls), so scoring never waits for generation to end. A sample is written once, scored, as one JSONL
+line keyed by (task, item, repeat, mode, config hash); a rerun skips the keys on disk and draws the rest with
+the same per-sample seeds, so a resumed run logs the same samples as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import json
+import platform
+import subprocess
+import sys
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hermes4.envs import Item, Trajectory, Verdict, trajectory_from_completion
+from hermes4.envs.answer import final_answer
+from hermes4.eval.judge import Judge, JudgeConfig, judged_verdict
+from hermes4.eval.metrics import cell_metrics
+from hermes4.eval.progress import EvalCounters
+from hermes4.eval.records import (
+    METRICS_FILE,
+    MODES,
+    RUN_MANIFEST,
+    SAMPLES_STREAM,
+    build_record,
+    is_overlong,
+    modes_for,
+    overlong_verdict,
+    read_samples,
+    sample_key,
+)
+from hermes4.eval.tasks import Task, load_task, split_task_list
+from hermes4.store import Journal, StoreError, content_id, derive_seed, write_json_atomic
+
+FORMAT = "hermes4-eval/1"
+PAPER_REASONING_BUDGET = 40_960  # tokens: the Hermes 4 reasoning evals
+# Settings whose change would make the samples of two sessions incomparable: a resume must repeat them.
+MUST_MATCH = ("model", "temperature", "top_p", "top_k", "max_tokens", "direct_max_tokens", "seed", "judge")
+_VERSIONED = ("numpy", "torch", "transformers", "openai", "httpx", "math-verify", "datasets", "pyarrow", "matplotlib", "pydantic")
+
+
+class EvalConfig(BaseModel):
+    """What an eval run is asked to do (the CLI flags, or `run_eval`'s arguments)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tasks: list[str] = Field(min_length=1)
+    out: Path
+    llm: str = "<in-process>"
+    thinking: Literal["on", "off", "both"] = "both"
+    repeats: int = Field(default=1, ge=1)
+    max_tokens: int = Field(default=PAPER_REASONING_BUDGET, ge=1)  # the budget of one generation
+    direct_max_tokens: int | None = Field(default=None, ge=1)  # non-reasoning budget (default: max_tokens)
+    limit: int | None = Field(default=None, ge=1)  # first M items of each task
+    concurrency: int = Field(default=64, ge=1)  # model requests in flight
+    score_concurrency: int = Field(default=8, ge=1)  # samples being scored at once (checker threads / judge calls)
+    seed: int = 0
+    temperature: float = Field(default=0.6, ge=0.0)
+    top_p: float = Field(default=0.95, gt=0.0, le=1.0)
+    top_k: int = Field(default=20, ge=-1)
+    judge: JudgeConfig | None = None
+    name: str | None = None  # the run's column title in reports (default: the model)
+    overlap: bool = True  # False: generate everything first, then score (only to measure what overlap saves)
+    rollout_timeout_s: float | None = Field(default=None, gt=0)
+    max_consecutive_failures: int = Field(default=32, ge=1)
+
+    def budget(self, mode: str) -> int:
+        return self.max_tokens if MODES[mode] or self.direct_max_tokens is None else self.direct_max_tokens
+
+    def sampling(self, mode: str, seed: int):  # -> Sampling
+        from hermes4.llm import Sampling
+
+        return Sampling(temperature=self.temperature, top_p=self.top_p, top_k=self.top_k, max_tokens=self.budget(mode), seed=seed)
+
+
+@dataclass
+class EvalRun:
+    """What `run_eval` did: where it wrote, the metrics of every (task, mode), and this session's counts."""
+
+    out: Path
+    cells: list[dict[str, Any]]
+    written: int  # samples written by this session
+    skipped: int  # samples already on disk when it started
+    missing: int  # samples still missing (model calls failed): rerun to finish them
+    aborted: str | None = None
+    repairs: list[str] = field(default_factory=list)
+    wall_s: float = 0.0
+    llm_stats: str | None = None
+
+    def cell(self, task: str, mode: str) -> dict[str, Any]:
+        for cell in self.cells:
+            if cell["task"] == task and cell["mode"] == mode:
+                return cell
+        raise KeyError(f"no metrics for task {task!r} in mode {mode!r}")
+
+    def score(self, task: str, mode: str) -> float | None:
+        """The headline score (a fraction) of a task in a mode."""
+        estimate = self.cell(task, mode)["score"]
+        return None if estimate is None else estimate["value"]
+
+
+@dataclass
+class _Job:
+    task: Task
+    item: Item
+    mode: str
+    repeat: int
+    key: str
+    config_hash: str
+    seed: int
+
+
+@dataclass
+class _Generated:
+    job: _Job
+    trajectory: Trajectory
+    overlong: bool
+    generated_at: float
+    generate_s: float
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from hermes4 import __version__
+
+    found = {"hermes4": __version__, "python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def git_revision() -> dict[str, Any] | None:
+    """The commit of the hermes4 source tree (and whether it had local changes), when it is a git checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return {"revision": head.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+
+
+async def served_model(llm: Any) -> str:
+    """The model id a source serves (asked from the endpoint when it is an HTTP client)."""
+    named = getattr(llm, "model", None)
+    if isinstance(named, str) and named:
+        return named
+    if hasattr(llm, "models"):
+        names = await llm.models()
+        if names:
+            return str(names[0])
+    return str(getattr(llm, "name", None) or type(llm).__name__)
+
+
+def config_hash(config: EvalConfig, task: Task, mode: str, judge_pin: dict[str, Any] | None) -> str:
+    """What decides a sample besides its item and repeat: the task, mode, sampling, budget, seed, judge."""
+    sampling = {"temperature": config.temperature, "top_p": config.top_p, "top_k": config.top_k, "max_tokens": config.budget(mode)}
+    return content_id("eval-config", task.spec, mode, sampling, config.seed, judge_pin if task.judged else None, length=16)
+
+
+class EvalRunner:
+    """One eval session over an output folder: `open()` scans it, `run(llm)` fills in what is missing."""
+
+    def __init__(self, config: EvalConfig, tasks: list[Task] | None = None) -> None:
+        self.config = config
+        self.tasks = tasks if tasks is not None else [load_task(spec) for spec in config.tasks]
+        names = [t.spec for t in self.tasks]
+        if len(set(names)) != len(names):
+            raise ValueError("the same task is named twice")
+        self.modes = modes_for(config.thinking)
+        self.live = EvalCounters()
+        self.judge: Judge | None = None
+        self._journal: Journal | None = None
+        self._previous: dict[str, Any] = {}
+        self._abort: str | None = None
+        self._failures_in_a_row = 0
+        self._written = 0
+
+    # -- the output folder ---------------------------------------------------------------------------
+
+    def open(self) -> list[str]:
+        """Create or resume the output folder (repairing a torn last line); returns the repairs made."""
+        out = self.config.out
+        if out.exists() and not out.is_dir():
+            raise StoreError(f"{out}: exists and is not a folder")
+        out.mkdir(parents=True, exist_ok=True)
+        manifest = out / RUN_MANIFEST
+        if manifest.is_file():
+            try:
+                self._previous = json.loads(manifest.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as exc:
+                raise StoreError(f"{manifest}: line {exc.lineno}: invalid JSON ({exc.msg}); fix or delete it (the samples are kept)") from None
+        self._journal = Journal(out, SAMPLES_STREAM, key=lambda r: r.get("id"))
+        return [r.describe() for r in self._journal.repairs]
+
+    def _settings(self, model: str, judge_pin: dict[str, Any] | None) -> dict[str, Any]:
+        c = self.config
+        settings: dict[str, Any] = {
+            "model": model,
+            "temperature": c.temperature,
+            "top_p": c.top_p,
+            "top_k": c.top_k,
+            "max_tokens": c.max_tokens,
+            "direct_max_tokens": c.direct_max_tokens,
+            "seed": c.seed,
+        }
+        if judge_pin is not None:
+            settings["judge"] = judge_pin
+        return settings
+
+    def _check_resume(self, settings: dict[str, Any]) -> None:
+        old = self._previous.get("settings") or {}
+        for key in MUST_MATCH:
+            if key in old and key in settings and old[key] != settings[key]:
+                raise StoreError(
+                    f"{self.config.out}: was evaluated with {key}={old[key]!r}, this run has {key}={settings[key]!r}; "
+                    "rerun with the same settings to resume, or choose another output folder"
+                )
+
+    # -- the run -------------------------------------------------------------------------------------
+
+    async def run(self, llm: Any, judge_llm: Any | None = None) -> EvalRun:
+        if self._journal is None:
+            raise RuntimeError("EvalRunner.run: call open() first")
+        config = self.config
+        if any(t.judged for t in self.tasks) and config.judge is None:
+            judged = ", ".join(t.spec for t in self.tasks if t.judged)
+            raise ValueError(f"{judged}: graded by a judge model; pass a judge (--judge URL or scripted:module:function)")
+        model = await served_model(llm)
+        judge_pin: dict[str, Any] | None = None
+        if config.judge is not None and any(t.judged for t in self.tasks):
+            if judge_llm is None:
+                raise ValueError("a judge is configured but no judge model was connected")
+            self.judge = Judge(config.judge, judge_llm, await served_model(judge_llm))
+            judge_pin = self.judge.config.pin(self.judge.served_model)
+        settings = self._settings(model, judge_pin)
+        self._check_resume(settings)
+        started_at = _now()
+        jobs, cells = self._plan(judge_pin)
+        self._write_manifest(settings, cells, started_at=started_at, ended_at=None, status="running")
+        self.live.started = time.monotonic()
+        try:
+            await self._pipeline(llm, jobs)
+        finally:
+            self._journal.close()
+            results = self.metrics(cells)
+            missing = sum(c["missing"] for c in results)
+            status = "complete" if missing == 0 and self._abort is None else "incomplete"
+            self._write_manifest(settings, cells, started_at=started_at, ended_at=_now(), status=status)
+            write_json_atomic(config.out / METRICS_FILE, {"cells": results})
+        return EvalRun(
+            out=config.out,
+            cells=results,
+            written=self._written,
+            skipped=self.live.done_before,
+            missing=missing,
+            aborted=self._abort,
+            repairs=[r.describe() for r in self._journal.repairs],
+            wall_s=round(self.live.elapsed, 3),
+            llm_stats=_stats(llm),
+        )
+
+    def _plan(self, judge_pin: dict[str, Any] | None) -> tuple[deque[_Job], dict[str, Any]]:
+        """The samples this session asks for (those not on disk become jobs) and the manifest's task cells."""
+        assert self._journal is not None
+        config = self.config
+        jobs: deque[_Job] = deque()
+        cells: dict[str, Any] = {}
+        for task in self.tasks:
+            items = task.items[: config.limit] if config.limit else task.items
+            entry = cells.setdefault(task.spec, {**task.describe(), "cells": {}})
+            for mode in self.modes:
+                chash = config_hash(config, task, mode, judge_pin)
+                entry["cells"][mode] = {"config": chash, "repeats": config.repeats, "budget": config.budget(mode), "item_ids": [i.id for i in items]}
+                for item in items:
+                    for repeat in range(config.repeats):
+                        key = sample_key(task.spec, item.id, repeat, mode, chash)
+                        self.live.total += 1
+                        if key in self._journal:
+                            self.live.done_before += 1
+                            continue
+                        seed = derive_seed(config.seed, task.spec, item.id, repeat, mode)
+                        jobs.append(_Job(task, item, mode, repeat, key, chash, seed))
+        return jobs, cells
+
+    async def _pipeline(self, llm: Any, jobs: deque[_Job]) -> None:
+        config = self.config
+        queue: asyncio.Queue[_Generated | None] = asyncio.Queue()
+        pool = ThreadPoolExecutor(max_workers=config.score_concurrency, thread_name_prefix="eval-score")
+
+        async def generator() -> None:
+            while jobs and self._abort is None:
+                generated = await self._generate(llm, jobs.popleft())
+                if generated is not None:
+                    await queue.put(generated)
+
+        async def scorer() -> None:
+            while (generated := await queue.get()) is not None:
+                await self._score_and_write(generated, pool)
+
+        generators = [asyncio.create_task(generator()) for _ in range(min(config.concurrency, len(jobs)))]
+        scorers: list[asyncio.Task[None]] = []
+        if config.overlap:
+            scorers = [asyncio.create_task(scorer()) for _ in range(config.score_concurrency)]
+        try:
+            await asyncio.gather(*generators)
+            if not config.overlap:
+                scorers = [asyncio.create_task(scorer()) for _ in range(config.score_concurrency)]
+            for _ in scorers:
+                await queue.put(None)
+            await asyncio.gather(*scorers)
+        except BaseException:
+            for task in [*generators, *scorers]:
+                task.cancel()
+            await asyncio.gather(*generators, *scorers, return_exceptions=True)
+            raise
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _generate(self, llm: Any, job: _Job) -> _Generated | None:
+        config = self.config
+        thinking = MODES[job.mode]
+        sampling = config.sampling(job.mode, job.seed)
+        started = time.monotonic()
+        try:
+            if job.task.env is not None:
+                rollout = job.task.env.rollout(job.item, llm, sampling, thinking=thinking)
+            else:
+                rollout = _plain_rollout(job.item, llm, sampling, thinking)
+            trajectory = await asyncio.wait_for(rollout, config.rollout_timeout_s)
+        except Exception as exc:  # noqa: BLE001 (the call failed for good after the client's retries; rerun retries it)
+            self.live.failed += 1
+            self._failures_in_a_row += 1
+            if self._failures_in_a_row >= config.max_consecutive_failures and self._abort is None:
+                self._abort = f"{self._failures_in_a_row} model calls failed in a row; last: {type(exc).__name__}: {exc}"
+            return None
+        self._failures_in_a_row = 0
+        self.live.generated += 1
+        self.live.tokens += int(trajectory.completion_tokens or 0)
+        overlong = is_overlong(trajectory, thinking=thinking)
+        return _Generated(job, trajectory, overlong, time.time(), time.monotonic() - started)
+
+    async def _score_and_write(self, generated: _Generated, pool: ThreadPoolExecutor) -> None:
+        job, trajectory = generated.job, generated.trajectory
+        started = time.monotonic()
+        verdict = await self._verdict(generated, pool)
+        scored_at = time.time()
+        if generated.overlong:
+            self.live.overlong += 1
+        if verdict.status in ("error", "timeout"):
+            self.live.errors += 1
+        latency = sum(float(getattr(c, "latency_s", 0.0) or 0.0) for c in trajectory.completions)
+        record = build_record(
+            key=job.key,
+            task_spec=job.task.spec,
+            item=job.item,
+            repeat=job.repeat,
+            mode=job.mode,
+            config_hash=job.config_hash,
+            seed=job.seed,
+            trajectory=trajectory,
+            verdict=verdict,
+            overlong=generated.overlong,
+            timing={
+                "latency_s": latency,
+                "generate_s": generated.generate_s,
+                "score_s": time.monotonic() - started,
+                "generated_at": generated.generated_at,
+                "scored_at": scored_at,
+            },
+        )
+        assert self._journal is not None
+        if self._journal.append(record):
+            self._written += 1
+        self.live.scored += 1
+
+    async def _verdict(self, generated: _Generated, pool: ThreadPoolExecutor) -> Verdict:
+        job, trajectory = generated.job, generated.trajectory
+        if generated.overlong:
+            return overlong_verdict(self.config.budget(job.mode))
+        if job.task.rubric is not None:
+            request = job.item.prompt.messages[-1].content or ""
+            return await judged_verdict(self.judge, job.task.rubric, request=request, response=final_answer(trajectory), reference=job.item.reference)
+        assert job.task.env is not None
+        loop = asyncio.get_running_loop()
+        # Checkers parse, run sympy or wait on the sandbox: keep them off the event loop that drives generation.
+        return await loop.run_in_executor(pool, job.task.env.verify, job.item, trajectory)
+
+    # -- results -------------------------------------------------------------------------------------
+
+    def metrics(self, cells: dict[str, Any]) -> list[dict[str, Any]]:
+        return compute_metrics(self.config.out, cells)
+
+    def _write_manifest(self, settings: dict[str, Any], cells: dict[str, Any], *, started_at: str, ended_at: str | None, status: str) -> None:
+        config = self.config
+        previous = self._previous
+        tasks = dict(previous.get("tasks") or {})
+        for spec, entry in cells.items():  # a session updates the cells it ran and keeps the others
+            merged = {**(tasks.get(spec) or {}), **{k: v for k, v in entry.items() if k != "cells"}}
+            merged["cells"] = {**((tasks.get(spec) or {}).get("cells") or {}), **entry["cells"]}
+            tasks[spec] = merged
+        sessions = list(previous.get("sessions") or [])
+        session = {
+            "started": started_at,
+            "ended": ended_at,
+            "status": status,
+            "argv": sys.argv if _is_cli() else None,
+            "written": self._written,
+            "thinking": config.thinking,
+            "repeats": config.repeats,
+            "limit": config.limit,
+        }
+        if sessions and sessions[-1].get("started") == started_at:
+            sessions[-1] = session
+        else:
+            sessions.append(session)
+        judge = None
+        if self.judge is not None:
+            judge = {**self.judge.config.pin(self.judge.served_model), "endpoint": self.judge.config.llm}
+        manifest = {
+            "format": FORMAT,
+            "name": config.name or previous.get("name") or settings["model"],
+            "model": settings["model"],
+            "endpoint": config.llm,
+            "settings": settings,
+            "sampling": {"temperature": config.temperature, "top_p": config.top_p, "top_k": config.top_k},
+            "budgets": {mode: config.budget(mode) for mode in MODES},
+            "judge": judge or previous.get("judge"),
+            "versions": package_versions(),
+            "git": git_revision(),
+            "started": previous.get("started") or started_at,
+            "ended": ended_at,
+            "status": status,
+            "sessions": sessions,
+            "tasks": tasks,
+        }
+        write_json_atomic(config.out / RUN_MANIFEST, manifest)
+
+
+def read_manifest(run_dir: str | Path) -> dict[str, Any]:
+    """The `run.json` of a run folder; errors name the file."""
+    path = Path(run_dir) / RUN_MANIFEST
+    if not path.is_file():
+        raise StoreError(f"{run_dir}: not an eval run folder (no {RUN_MANIFEST})")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise StoreError(f"{path}: line {exc.lineno}: invalid JSON ({exc.msg})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise StoreError(f"{path}: not a {FORMAT} manifest")
+    return manifest
+
+
+def cell_records(run_dir: str | Path, tasks: dict[str, Any]) -> dict[tuple[str, str], tuple[list[dict[str, Any]], int]]:
+    """(task, mode) -> (the records the manifest asks for that are on disk, how many it asks for). Records of
+    other configs or items in the folder (an earlier session with other settings) are left out."""
+    by_key = {r["id"]: r for r in read_samples(run_dir) if isinstance(r.get("id"), str)}
+    out: dict[tuple[str, str], tuple[list[dict[str, Any]], int]] = {}
+    for spec, entry in tasks.items():
+        for mode in MODES:
+            cell = (entry.get("cells") or {}).get(mode)
+            if cell is None:
+                continue
+            keys = [sample_key(spec, item_id, r, mode, cell["config"]) for item_id in cell["item_ids"] for r in range(cell["repeats"])]
+            out[(spec, mode)] = ([by_key[k] for k in keys if k in by_key], len(keys))
+    return out
+
+
+def compute_metrics(run_dir: str | Path, tasks: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Metrics of every (task, mode) cell of a run folder (see `cell_records` for which samples count)."""
+    if tasks is None:
+        tasks = read_manifest(run_dir).get("tasks") or {}
+    out = []
+    for (spec, mode), (records, expected) in cell_records(run_dir, tasks).items():
+        entry = tasks[spec]
+        metrics = cell_metrics(spec, mode, entry["metric"], records, expected=expected).to_json()
+        metrics.update({"name": entry.get("name"), "label": entry.get("label"), "order": entry.get("order", 100)})
+        out.append(metrics)
+    return out
+
+
+async def _plain_rollout(item: Item, llm: Any, sampling: Any, thinking: bool) -> Trajectory:
+    """One chat turn for judge-graded tasks (they have no env)."""
+    completions = await llm.chat(item.prompt, sampling=sampling, thinking=thinking)
+    return trajectory_from_completion(completions[0], thinking=thinking)
+
+
+def _stats(llm: Any) -> str | None:
+    try:
+        return llm.stats().summary()
+    except Exception:  # noqa: BLE001 (a courtesy line; a source without stats still evaluated fine)
+        return None
+
+
+def _is_cli() -> bool:
+    return bool(sys.argv) and Path(sys.argv[0]).name in ("hermes4", "__main__.py")
+
+
+async def run_eval(
+    tasks: str | list[str | Task],
+    llm: Any,
+    out_dir: str | Path,
+    *,
+    thinking: str = "both",
+    repeats: int = 1,
+    max_tokens: int = PAPER_REASONING_BUDGET,
+    limit: int | None = None,
+    concurrency: int = 64,
+    judge: JudgeConfig | str | None = None,
+    **options: Any,
+) -> EvalRun:
+    """Evaluate `llm` (an `LLM` or a `connect()` spec) on `tasks` (specs like `"math500,ifeval"`, or `Task`s)
+    into `out_dir`; rerunning resumes. Other `EvalConfig` fields (seed, temperature, direct_max_tokens, name, ...)
+    go in `options`. Returns the metrics of every (task, mode)."""
+    specs = split_task_list(tasks) if isinstance(tasks, str) else list(tasks)
+    loaded = [load_task(t) for t in specs]
+    if isinstance(judge, str):
+        judge = JudgeConfig(llm=judge)
+    llm_spec = llm if isinstance(llm, str) else options.pop("llm_spec", "<in-process>")
+    config = EvalConfig(
+        tasks=[t.spec for t in loaded],
+        out=Path(out_dir),
+        llm=llm_spec,
+        thinking=thinking,  # type: ignore[arg-type]
+        repeats=repeats,
+        max_tokens=max_tokens,
+        limit=limit,
+        concurrency=concurrency,
+        judge=judge,
+        **options,
+    )
+    from hermes4.llm import connect
+
+    owned = []
+    model = llm
+    if isinstance(llm, str):
+        model = connect(llm)
+        owned.append(model)
+    judge_llm = None
+    if judge is not None and any(t.judged for t in loaded):
+        pinned = {"model": judge.model} if judge.model and judge.llm.startswith(("http://", "https://")) else {}
+        judge_llm = connect(judge.llm, **pinned)
+        owned.append(judge_llm)
+    runner = EvalRunner(config, loaded)
+    try:
+        runner.open()
+        return await runner.run(model, judge_llm)
+    finally:
+        for source in owned:
+            await source.aclose()
