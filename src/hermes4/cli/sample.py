@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def sample(
         env: list[str] = typer.Option(..., "--env", help="Env spec, e.g. procedural:n=200 (repeat for several envs)."),
-        llm: str = typer.Option(..., "--llm", help="http://host:port[/v1] (comma-separated for several), a model folder, or scripted:module:function."),
+        llm: str = typer.Option(..., "--llm", help="http://host:port/v1 (comma-separated for several), a model folder, or scripted:module:function."),
         out: Path = typer.Option(..., "--out", help="Output folder; rerunning the same command resumes it."),
         group_size: int = typer.Option(8, "--group-size", help="Most samples drawn per item."),
         keep: int = typer.Option(2, "--keep", help="Distinct correct samples kept per item (sampling stops there)."),
@@ -112,6 +112,10 @@ def register(app: typer.Typer) -> None:
                 return 1
             return 0
 
-        code = asyncio.run(main())
+        try:
+            code = asyncio.run(main())
+        except KeyboardInterrupt:  # everything finished is on disk; the manifest was written on the way out
+            console.print(f"interrupted; rerun the same command to continue into {config.out}", highlight=False)
+            raise typer.Exit(130) from None
         if code:
             raise typer.Exit(code)

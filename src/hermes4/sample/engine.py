@@ -179,6 +179,7 @@ class Sampler:
         counts = ItemCounts()
         seen: set[str] = set()
         pending_stored = set(job.stored)  # kept earlier, not reached yet: their slots are reserved
+        stored_trajectories = {i: _stored_trajectory(job, record) for i, record in job.stored.items()}
         next_index = 0
         # Walk on while accepts are missing, or while an earlier run's kept sample lies ahead (so the counts
         # match those of an uninterrupted run).
@@ -190,7 +191,7 @@ class Sampler:
             indices = range(next_index, next_index + size)
             next_index += size
             outcomes = await asyncio.gather(
-                *(self._stored_outcome(job, i) if i in job.stored else self._sample(job, i) for i in indices)
+                *(self._stored_outcome(job, i, stored_trajectories[i]) if i in job.stored else self._sample(job, i) for i in indices)
             )
             for outcome in outcomes:  # in sample-index order: the kept set does not depend on timing
                 counts.add(outcome.status, outcome.tokens)
@@ -208,7 +209,8 @@ class Sampler:
                 if outcome.status != "pass" or outcome.trajectory is None:
                     continue
                 key = distinct_key(outcome.trajectory)
-                if key in seen:
+                ahead = {distinct_key(stored_trajectories[i]) for i in pending_stored if stored_trajectories[i] is not None}
+                if key in seen or key in ahead:  # ahead: a model that does not honour seeds repeated a kept path
                     counts.duplicates += 1
                     continue
                 if counts.accepted + len(pending_stored) >= config.keep:
@@ -226,16 +228,9 @@ class Sampler:
             return
         self._finish_item(job, counts)
 
-    async def _stored_outcome(self, job: _Job, index: int) -> _Outcome:
-        record = job.stored[index]
-        meta = record.get("meta") or {}
-        try:
-            conversation = Conversation.parse(record)
-            produced = conversation.messages[len(job.item.prompt.messages) :]
-            trajectory = Trajectory(messages=produced, completion_tokens=int(meta.get("tokens") or 0))
-        except Exception:  # a hand-edited record: it still counts as kept, it just has no distinct key
-            trajectory = None
-        return _Outcome(index, "pass", int(meta.get("tokens") or 0), trajectory=trajectory, stored=record)
+    async def _stored_outcome(self, job: _Job, index: int, trajectory: Trajectory | None) -> _Outcome:
+        tokens = int((job.stored[index].get("meta") or {}).get("tokens") or 0)
+        return _Outcome(index, "pass", tokens, trajectory=trajectory, stored=job.stored[index])
 
     async def _sample(self, job: _Job, index: int) -> _Outcome:
         config = self.config
@@ -313,6 +308,16 @@ class Sampler:
         if self._ledger.append(entry):
             self._tallies[job.env_spec].add_item(status, counts.to_json())
         self.live.items_done += 1
+
+
+def _stored_trajectory(job: _Job, record: dict[str, Any]) -> Trajectory | None:
+    """What the model produced in a kept record (the messages after the prompt)."""
+    try:
+        conversation = Conversation.parse(record)
+    except ValueError:  # a hand-edited record: it still counts as kept, it just has no distinct key
+        return None
+    tokens = int((record.get("meta") or {}).get("tokens") or 0)
+    return Trajectory(messages=conversation.messages[len(job.item.prompt.messages) :], completion_tokens=tokens)
 
 
 def _verdict_json(verdict: Verdict) -> dict[str, Any]:
