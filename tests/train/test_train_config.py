@@ -147,3 +147,14 @@ def test_attention_flops_come_from_document_lengths():
                                              num_attention_heads=4, num_key_value_heads=2, head_dim=16,
                                              vocab_size=100, tie_word_embeddings=False))
     assert shape.params == sum(p.numel() for p in model.parameters())
+
+
+def test_mix_errors_name_the_source_field(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("train:\n  model: {path: m}\n  data:\n    mix: {sources: [{path: a.jsonl, weight: -1}]}\n")
+    with pytest.raises(ConfigError) as exc:
+        load_train_config(path)
+    assert "train.data: mix.sources[0].weight" in str(exc.value)
+    path.write_text("train:\n  model: {path: m}\n  data: {mix: [{path: a.jsonl}], tokenized: t}\n")
+    with pytest.raises(ConfigError, match="either mix or tokenized"):
+        load_train_config(path)

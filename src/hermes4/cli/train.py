@@ -130,4 +130,4 @@ def register(app: typer.Typer) -> None:
             report = run_length_control(lc)
         except ConfigError as exc:
             raise fail(str(exc)) from None
-        print(json.dumps(report) if as_json else report)
+        print(json.dumps(report) if as_json else json.dumps(report, indent=2))

@@ -59,13 +59,30 @@ class ModelConfig(_Strict):
 class DataConfig(_Strict):
     """What the data pipeline (hermes4.train.data) reads; the trainer only needs rows of `seq_len` tokens."""
 
-    tokenized: str | None = Field(default=None, description="a saved TokenizedSamples folder (ids + loss masks)")
-    sources: list[dict[str, Any]] = Field(default_factory=list, description="conversation sources with weights")
-    seq_len: int = Field(default=16384, gt=0)
+    mix: dict[str, Any] | list[Any] | None = Field(
+        default=None, description="conversation sources (hermes4.train.mix.MixSpec: sources, total, seed)")
+    tokenized: str | None = Field(default=None, description="or: a saved TokenizedSamples folder (ids + masks)")
+    seq_len: int = Field(default=16384, gt=0, description="row length; also the longest sample kept")
     overlong: Literal["drop", "truncate"] = "drop"
+    thinking: bool | None = Field(default=None, description="render every conversation with thinking (None: its own)")
+    keep_cots: bool | None = None
+    train_last_turn_only: bool = False
     pack_algo: Literal["bfd", "first-fit"] = "bfd"
-    cache_dir: str | None = None
-    num_workers: int = Field(default=0, ge=0)
+    cache_dir: str | None = Field(default=None, description="tokenization cache; defaults to <output_dir>/cache")
+    workers: int = Field(default=1, ge=1, description="tokenization processes")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        if self.mix is not None and self.tokenized is not None:
+            raise ValueError("give either mix or tokenized, not both")
+        if self.mix is not None:
+            from hermes4.train.mix import MixError, MixSpec
+
+            try:
+                MixSpec.parse(self.mix, where="mix")
+            except MixError as exc:
+                raise ValueError(str(exc)) from None
+        return self
 
 
 class OptimConfig(_Strict):
@@ -191,7 +208,7 @@ def _format_error(section: str, exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
         where = ".".join(str(p) for p in (section, *err["loc"]))
-        message = err["msg"]
+        message = err["msg"].removeprefix("Value error, ")
         ctx = err.get("ctx") or {}
         if err["type"] == "literal_error" and "expected" in ctx:
             message = f"must be one of {ctx['expected']}"

@@ -74,18 +74,41 @@ def build_model(cfg: TrainConfig, device: torch.device) -> torch.nn.Module:
     return lm
 
 
-def build_loader(cfg: TrainConfig, env: Distributed, pad_token_id: int) -> PackedLoader:
-    """Tokenized samples -> global packing -> this data-parallel rank's stream of micro-batches."""
-    from hermes4.train.data import TokenizedSamples
+def build_samples(cfg: TrainConfig, env: Distributed, tokenizer: Any) -> Any:
+    """Conversations (a mix, through the chat layer, cached) or a saved tokenized folder -> TokenizedSamples.
+
+    Rank 0 tokenizes first and fills the cache; the other ranks then read the same cache entries."""
+    import json
+
+    from hermes4.train.data import TokenizedSamples, TokenizeOptions
+    from hermes4.train.mix import build_mix
+
+    d = cfg.data
+    if d.tokenized:
+        samples = TokenizedSamples.load(d.tokenized)
+        lengths = np.asarray(samples.lengths)
+        if (lengths > d.seq_len).any():  # a pre-tokenized folder made for a longer context
+            samples = samples.select(np.flatnonzero(lengths <= d.seq_len))
+        return samples
+    if d.mix is None:
+        raise ConfigError("train.data: no data; set train.data.mix (conversation sources) or train.data.tokenized")
+    options = TokenizeOptions(format=cfg.model.format, thinking=d.thinking, keep_cots=d.keep_cots,
+                              train_last_turn_only=d.train_last_turn_only, max_length=d.seq_len,
+                              overlong=d.overlong)
+    cache = d.cache_dir or str(Path(cfg.output_dir) / "cache")
+    for turn in (0, 1):  # rank 0 first, everyone else after it (cache hits)
+        if (env.rank == 0) == (turn == 0):
+            samples, report = build_mix(d.mix, tokenizer, options, cache_dir=cache, workers=d.workers)
+        env.barrier()
+    if env.is_main:
+        (Path(cfg.output_dir) / "data_report.json").write_text(json.dumps(report.to_json(), indent=2))
+    return samples
+
+
+def build_loader(cfg: TrainConfig, env: Distributed, samples: Any, pad_token_id: int) -> PackedLoader:
+    """Global packing of every sample, then this data-parallel rank's stream of micro-batches."""
     from hermes4.train.packing import pack
 
-    if cfg.data.tokenized:
-        samples = TokenizedSamples.load(cfg.data.tokenized)
-    else:
-        raise ConfigError("train.data: no data; set train.data.tokenized (a saved TokenizedSamples folder)")
-    lengths = np.asarray(samples.lengths)
-    if (lengths > cfg.data.seq_len).any():
-        samples = samples.select(np.flatnonzero(lengths <= cfg.data.seq_len))
     packing = pack(samples.lengths, cfg.data.seq_len, algo=cfg.data.pack_algo, seed=cfg.seed)
     return PackedLoader(samples, packing, seq_len=cfg.data.seq_len, micro_batch_size=cfg.micro_batch_size,
                         pad_token_id=pad_token_id, rank=env.dp_rank, world_size=env.dp_size, seed=cfg.seed)
@@ -164,7 +187,7 @@ def train(cfg: TrainConfig, *, env: Distributed | None = None) -> TrainResult:
     # Data, optimizer, schedule.
     accum = cfg.grad_accum_steps(env.dp_size)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    loader = build_loader(cfg, env, pad_id)
+    loader = build_loader(cfg, env, build_samples(cfg, env, tokenizer), pad_id)
     optimizer = build_optimizer(model, cfg, env.device)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_multiplier(step, cfg))
 

@@ -1,0 +1,75 @@
+"""`hermes4 length-control`: traces from a scripted model through the llm layer, cut at the control budget,
+closed with </think> + end of turn, trained (loss on those two tokens only) from the previous checkpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+
+SCRIPT = '''
+def think(request):
+    text = request.prompt
+    if "never stops" in text:
+        return "<think>" + " step" * 400
+    if "closes late" in text:
+        return "<think>" + " step" * 150 + "</think>The answer."
+    if "closes early" in text:
+        return "<think>short</think>The answer."
+    return "<think> step step"
+'''
+
+
+def test_length_control_cuts_closes_and_trains_on_the_two_tokens(tiny_model_dir, tiny_tokenizer, tmp_path):
+    (tmp_path / "lc_script.py").write_text(SCRIPT)
+    prompts = tmp_path / "prompts.jsonl"
+    with prompts.open("w") as f:
+        for text in ("This one never stops.", "This one closes late.", "This one closes early.", "Brief."):
+            f.write(json.dumps({"messages": [{"role": "user", "content": text}]}) + "\n")
+    recipe = {
+        "sample": {"owned": "by another stage"},
+        "train": {"model": {"path": str(tiny_model_dir)}, "output_dir": str(tmp_path / "sft"),
+                  "data": {"tokenized": str(tmp_path / "unused"), "seq_len": 64}},
+        "length_control": {
+            "prompts": str(prompts), "llm": "scripted:lc_script:think", "control_budget": 100,
+            "generation_budget": 300,
+            "train": {"model": {"path": str(tiny_model_dir)}, "output_dir": str(tmp_path / "lc"),
+                      "data": {"seq_len": 256}, "global_batch_size": 2, "optim": {"lr": 1e-3},
+                      "schedule": {"steps": 2, "warmup_steps": 0}, "logging": {"progress": False},
+                      "checkpoint": {"every": 0}},
+        },
+    }
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+           "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "hermes4", "length-control", str(path), "--json"],
+                          capture_output=True, text=True, env=env, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert (report["traces"], report["cut"], report["closed_naturally"], report["short"], report["used"]) == (
+        4, 2, 1, 1, 2)
+
+    from hermes4.train.data import TokenizedSamples
+
+    samples = TokenizedSamples.load(tmp_path / "lc" / "length_control_samples")
+    think_end = tiny_tokenizer.convert_tokens_to_ids("</think>")
+    end_of_turn = tiny_tokenizer.convert_tokens_to_ids("<|im_end|>")
+    prompt_len = len(tiny_tokenizer.encode(
+        [json.loads(line) for line in (tmp_path / "lc" / "traces.jsonl").read_text().splitlines()][0]["prompt"]))
+    for i in range(len(samples)):
+        ids, mask = samples.sample(i)
+        assert ids[-2:].tolist() == [think_end, end_of_turn]
+        assert mask.tolist() == [0] * (len(ids) - 2) + [1, 1]
+        assert len(ids) == prompt_len + 100 + 2  # cut at exactly the budget of generated tokens
+        assert think_end not in ids[prompt_len:-2].tolist()  # (the deep-thinking system prompt names the tag)
+    # the training run used only those tokens: 2 per sample, both samples in the step
+    records = [json.loads(line) for line in (tmp_path / "lc" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["supervised_tokens"] for r in records] == [4, 4]
+    assert report["train"]["steps"] == 2 and (tmp_path / "lc" / "final" / "model.safetensors").is_file()
