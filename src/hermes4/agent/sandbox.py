@@ -51,7 +51,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -158,6 +158,7 @@ class _Run:
             self.stdin.seek(0)
             self.report_read, self.report_write = os.pipe()
             os.set_blocking(self.report_read, False)
+            self.report = bytearray()
         except BaseException:
             shutil.rmtree(self.rundir, ignore_errors=True)
             raise
@@ -190,9 +191,21 @@ class _Run:
         os.close(self.report_write)  # only the launcher and program hold it now
         self.report_write = -1  # closed: cleanup must not close the number again (another thread may reuse it)
 
+    def read_report(self) -> bool:
+        """Take what the launcher side wrote so far; True once it is gone (the report pipe is at EOF)."""
+        while True:
+            try:
+                chunk = os.read(self.report_read, 65536)
+            except BlockingIOError:
+                return False
+            if not chunk:
+                return True
+            self.report += chunk
+
     def finish(self, timed_out: bool) -> SandboxResult:
         wall = time.monotonic() - self.started
-        report = _read_report(self.report_read)
+        self.read_report()
+        report = _parse_report(bytes(self.report))
         if "setup_error" in report:
             raise SandboxError(f"sandbox setup failed: {report['setup_error']}")
         isolation = SandboxIsolation(**report.get("isolation", {}))
@@ -271,16 +284,7 @@ def _interpreter(rundir: str, limits: SandboxLimits) -> tuple[str, list[str]]:
     return python, [base_prefix, stub]
 
 
-def _read_report(fd: int) -> dict:
-    data = b""
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except BlockingIOError:
-            break
-        if not chunk:
-            break
-        data += chunk
+def _parse_report(data: bytes) -> dict:
     report: dict = {}
     for line in data.decode("utf-8", errors="replace").splitlines():
         try:
@@ -432,26 +436,50 @@ async def run_sandboxed_python_async(
             asyncio.ensure_future(_drain(process.stdout, run.stdout)),
             asyncio.ensure_future(_drain(process.stderr, run.stderr)),
         ]
+        # The end of the launcher shows as EOF on the report pipe (only the launcher and init hold it).
+        # `process.wait()` is no use as that signal: asyncio resolves it only once stdout and stderr are
+        # closed too, which a leftover process outside a pid namespace can postpone forever.
+        loop = asyncio.get_running_loop()
+        launcher_gone = asyncio.Event()
+
+        def on_report() -> None:
+            if run.read_report():
+                loop.remove_reader(run.report_read)
+                launcher_gone.set()
+
+        loop.add_reader(run.report_read, on_report)
         timed_out = False
         try:
             remaining = run.started + limits.wall_s - time.monotonic()
-            await asyncio.wait_for(process.wait(), timeout=max(0.0, remaining))
+            await asyncio.wait_for(launcher_gone.wait(), timeout=max(0.0, remaining))
         except asyncio.TimeoutError:
-            if process.returncode is None:
-                _kill_group(process.pid)
             timed_out = True
-            await process.wait()
+            if process.returncode is None:  # not yet reaped, so its pid still names our group
+                _kill_group(process.pid)
+            await _bounded(launcher_gone.wait(), _DRAIN_AFTER_EXIT_S)
         except asyncio.CancelledError:
             if process.returncode is None:
                 _kill_group(process.pid)
             raise
         finally:
+            loop.remove_reader(run.report_read)
             _, pending = await asyncio.wait(readers, timeout=_DRAIN_AFTER_EXIT_S)
             for task in pending:
                 task.cancel()
+            await _bounded(process.wait(), _DRAIN_AFTER_EXIT_S)
+            transport = getattr(process, "_transport", None)
+            if transport is not None:  # pipes a leftover process still holds: close our ends now
+                transport.close()
         return run.finish(timed_out)
     finally:
         run.cleanup()
+
+
+async def _bounded(awaitable: Any, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(awaitable, timeout=seconds)
+    except asyncio.TimeoutError:
+        pass
 
 
 async def _drain(stream: asyncio.StreamReader, capture: _Capture) -> None:
