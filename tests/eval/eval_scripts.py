@@ -29,6 +29,9 @@ PLAN: dict[str, dict[str, list[str]]] = {
     },
 }
 
+# A weaker model for report comparisons: wrong on every MATH-500 item in reasoning mode, right on GPQA.
+WEAK_PLAN = {**PLAN, "math500": {**PLAN["math500"], "reasoning": ["wrong"] * 6}, "gpqa_diamond": {"reasoning": ["right"] * 4, "non-reasoning": ["right"] * 4}}
+
 # IFEval responses by key: 9001 follows both; 9002 fails strict (trailing **) but passes loose; 9003 follows
 # both; 9004 has the keyword but no postscript.
 IFEVAL_RESPONSES = {
@@ -62,8 +65,8 @@ def _last_user(request: ScriptRequest) -> str:
     return next(m.content or "" for m in reversed(request.conversation.messages) if m.role == "user")
 
 
-def behaviour(name: str, index: int, thinking: bool) -> str:
-    plan = PLAN.get(name)
+def behaviour(name: str, index: int, thinking: bool, plans: dict[str, dict[str, list[str]]] = PLAN) -> str:
+    plan = plans.get(name)
     if plan is None:
         return "right" if thinking or index % 2 == 0 else "wrong"
     return plan["reasoning" if thinking else "non-reasoning"][index]
@@ -101,9 +104,9 @@ def answer(name: str, item, how: str) -> str:
     raise KeyError(name)
 
 
-def respond(request: ScriptRequest) -> str:
+def respond(request: ScriptRequest, plans: dict[str, dict[str, list[str]]] = PLAN) -> str:
     name, index, item = _index()[_last_user(request)]
-    how = behaviour(name, index, request.thinking)
+    how = behaviour(name, index, request.thinking, plans)
     text = answer(name, item, how)
     if how == "overlong" or not request.thinking:
         return text
@@ -114,6 +117,11 @@ def respond(request: ScriptRequest) -> str:
 def student(request: ScriptRequest) -> str:
     """The plan's answer."""
     return respond(request)
+
+
+def weak_student(request: ScriptRequest) -> str:
+    """The student with WEAK_PLAN."""
+    return respond(request, WEAK_PLAN)
 
 
 async def paced_student(request: ScriptRequest) -> str:

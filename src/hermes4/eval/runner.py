@@ -198,6 +198,7 @@ class EvalRunner:
         self._abort: str | None = None
         self._failures_in_a_row = 0
         self._written = 0
+        self._repairs: list[str] = []
 
     # -- the output folder ---------------------------------------------------------------------------
 
@@ -214,7 +215,8 @@ class EvalRunner:
             except json.JSONDecodeError as exc:
                 raise StoreError(f"{manifest}: line {exc.lineno}: invalid JSON ({exc.msg}); fix or delete it (the samples are kept)") from None
         self._journal = Journal(out, SAMPLES_STREAM, key=lambda r: r.get("id"))
-        return [r.describe() for r in self._journal.repairs]
+        self._repairs = [r.describe() for r in self._journal.repairs]
+        return self._repairs
 
     def _settings(self, model: str, judge_pin: dict[str, Any] | None) -> dict[str, Any]:
         c = self.config
@@ -278,7 +280,7 @@ class EvalRunner:
             skipped=self.live.done_before,
             missing=missing,
             aborted=self._abort,
-            repairs=[r.describe() for r in self._journal.repairs],
+            repairs=self._repairs,
             wall_s=round(self.live.elapsed, 3),
             llm_stats=_stats(llm),
         )
@@ -429,6 +431,7 @@ class EvalRunner:
             "status": status,
             "argv": sys.argv if _is_cli() else None,
             "written": self._written,
+            "repairs": self._repairs,  # torn last lines cut off when this session opened the log
             "thinking": config.thinking,
             "repeats": config.repeats,
             "limit": config.limit,
