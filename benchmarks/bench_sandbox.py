@@ -16,7 +16,11 @@ import subprocess
 import sys
 import time
 
-from hermes4.agent.sandbox import SandboxLimits, run_sandboxed_python, run_sandboxed_python_async
+from hermes4.agent.sandbox import (
+    SandboxLimits,
+    run_sandboxed_python,
+    run_sandboxed_python_async,
+)
 
 PROGRAMS = [
     "print(sum(range(1000)))",
@@ -27,7 +31,7 @@ PROGRAMS = [
 
 
 def peer_sync(code: str) -> str:
-    return subprocess.run([sys.executable, "-I", "-c", code], input="abc", capture_output=True, text=True, timeout=10).stdout
+    return subprocess.run([sys.executable, "-I", "-c", code], input="abc", capture_output=True, text=True, timeout=10, check=True).stdout
 
 
 def ours_sync(code: str, limits: SandboxLimits) -> str:

@@ -8,7 +8,7 @@ import sys
 
 
 def run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hermes4", "sandbox", *args], input=stdin, capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-m", "hermes4", "sandbox", *args], input=stdin, capture_output=True, text=True, timeout=60, check=False)
 
 
 def test_sandbox_command_runs_a_program_from_stdin(tmp_path):

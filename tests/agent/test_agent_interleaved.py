@@ -24,7 +24,7 @@ def so_far(request: ScriptRequest) -> str:
 
 
 def responses(text: str) -> list[str]:
-    return re.findall(r"<tool_response>\n(.*?)\n</tool_response>", text, re.S)
+    return re.findall(r"<tool_response>\n(.*?)\n</tool_response>", text, re.DOTALL)
 
 
 def ask(text: str) -> Conversation:

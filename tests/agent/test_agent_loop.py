@@ -74,7 +74,7 @@ async def test_parallel_async_calls_then_an_answer():
     result = await tool_loop(ScriptedEngine(model), ask("Weather in Paris and Oslo?"), make_registry())
     assert result.finish == "answer" and result.turns == 2
     assert result.answer == "Paris is 21°C and Oslo is 15°C."
-    first, tool_a, tool_b, final = result.messages
+    first, tool_a, tool_b, _final = result.messages
     assert first.content == "Let me check both." and [c.name for c in first.tool_calls] == ["get_weather", "get_weather"]
     ids = [c.id for c in first.tool_calls]
     assert len(set(ids)) == 2 and [tool_a.tool_call_id, tool_b.tool_call_id] == ids

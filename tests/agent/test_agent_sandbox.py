@@ -13,7 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from hermes4.agent.sandbox import SandboxLimits, run_sandboxed_python, run_sandboxed_python_async
+from hermes4.agent.sandbox import (
+    SandboxLimits,
+    run_sandboxed_python,
+    run_sandboxed_python_async,
+)
 
 LINUX_ROOT = sys.platform.startswith("linux") and os.geteuid() == 0
 needs_root = pytest.mark.skipif(not LINUX_ROOT, reason="full isolation needs Linux and root")
@@ -209,7 +213,7 @@ def test_opening_a_socket_to_the_host_fails_without_network(loopback_server):
 
 @needs_root
 def test_network_true_keeps_the_host_network(loopback_server):
-    port, accepted = loopback_server
+    port, _accepted = loopback_server
     result = run_sandboxed_python(CONNECT.format(port=port), limits=SandboxLimits(wall_s=5, network=True))
     assert result.stdout == "connected hello\n"
     assert not result.isolation.network_namespace

@@ -36,7 +36,7 @@ class Location(BaseModel):
         return value
 
 
-def get_weather(location: Location, unit: Unit = Unit.CELSIUS, days: Optional[int] = None, tags: list[str] | None = None) -> dict:
+def get_weather(location: Location, unit: Unit = Unit.CELSIUS, days: Optional[int] = None, tags: list[str] | None = None) -> dict:  # noqa: UP045 - Optional is under test
     """Get the weather forecast.
 
     Uses a made-up service.

@@ -1,7 +1,12 @@
 """Tools from Python callables, the tool loops (turn-based and interleaved inside <think>), JSON mode, the code sandbox."""
 
 from hermes4.agent.json_mode import JsonModeResult, json_mode
-from hermes4.agent.loop import LoopResult, ToolExchange, interleaved_tool_loop, tool_loop
+from hermes4.agent.loop import (
+    LoopResult,
+    ToolExchange,
+    interleaved_tool_loop,
+    tool_loop,
+)
 from hermes4.agent.python_tool import format_sandbox_result, python_tool
 from hermes4.agent.sandbox import (
     SandboxError,

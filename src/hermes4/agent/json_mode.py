@@ -10,7 +10,13 @@ from pydantic import BaseModel, ValidationError
 from hermes4.chat import json_mode_system_prompt
 from hermes4.chat.messages import Conversation, Message
 from hermes4.llm import LLM, Completion, Sampling
-from hermes4.parse.jsontools import JsonExtractionError, extract_json, json_path, schema_of, validate
+from hermes4.parse.jsontools import (
+    JsonExtractionError,
+    extract_json,
+    json_path,
+    schema_of,
+    validate,
+)
 
 
 @dataclass

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from hermes4.agent.sandbox import SandboxLimits, SandboxResult, run_sandboxed_python_async
+from hermes4.agent.sandbox import (
+    SandboxLimits,
+    SandboxResult,
+    run_sandboxed_python_async,
+)
 from hermes4.agent.tools import Tool
 
 PYTHON_TOOL_DESCRIPTION = (

@@ -153,7 +153,7 @@ class _Run:
             os.mkdir(self.workdir, 0o700)
             _write_files(self.workdir, {**(files or {}), _PROGRAM_NAME: code}, files)
             python, reveal = _interpreter(self.rundir, limits)
-            self.stdin = tempfile.TemporaryFile()
+            self.stdin = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the run; closed in cleanup()
             self.stdin.write(stdin.encode("utf-8"))
             self.stdin.seek(0)
             self.report_read, self.report_write = os.pipe()
@@ -256,7 +256,7 @@ def _write_files(workdir: str, all_files: dict[str, str], user_files: dict[str, 
         if not name or relative.is_absolute() or ".." in relative.parts:
             raise ValueError(f"files: {name!r} must be a relative path inside the working directory")
         if not isinstance(text, str):
-            raise ValueError(f"files: {name!r} must map to a str, got {type(text).__name__}")
+            raise TypeError(f"files: {name!r} must map to a str, got {type(text).__name__}")
         target = root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")

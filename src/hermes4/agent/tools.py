@@ -190,9 +190,7 @@ def clean_schema(schema: dict[str, Any]) -> dict[str, Any]:
         for key, value in node.items():
             if in_properties:
                 out[key] = walk(value)
-            elif key == "title" and isinstance(value, str):
-                continue
-            elif key == "$defs":
+            elif (key == "title" and isinstance(value, str)) or key == "$defs":
                 continue
             else:
                 out[key] = walk(value, in_properties=key in ("properties", "patternProperties"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
 
 import typer
 
@@ -13,8 +12,8 @@ from hermes4.cli._common import fail, read_text
 def register(app: typer.Typer) -> None:
     @app.command()
     def sandbox(
-        file: Optional[str] = typer.Argument(None, help="Python file to run, or - for stdin"),
-        stdin_file: Optional[str] = typer.Option(None, "--stdin", help="file whose text is the program's stdin"),
+        file: str | None = typer.Argument(None, help="Python file to run, or - for stdin"),
+        stdin_file: str | None = typer.Option(None, "--stdin", help="file whose text is the program's stdin"),
         wall_s: float = typer.Option(10.0, help="wall-clock limit in seconds"),
         cpu_s: int = typer.Option(10, help="CPU-time limit in seconds"),
         memory_mb: int = typer.Option(1024, help="address-space limit in MiB"),
@@ -29,7 +28,11 @@ def register(app: typer.Typer) -> None:
         """
         from pydantic import ValidationError
 
-        from hermes4.agent.sandbox import SandboxError, SandboxLimits, run_sandboxed_python
+        from hermes4.agent.sandbox import (
+            SandboxError,
+            SandboxLimits,
+            run_sandboxed_python,
+        )
 
         code, _ = read_text(file)
         stdin = read_text(stdin_file)[0] if stdin_file else ""
