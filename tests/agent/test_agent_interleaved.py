@@ -83,6 +83,7 @@ async def test_calls_inside_think_are_answered_in_place_and_recorded_verbatim():
     assert requests[0].prompt == prompt
     generated = so_far(requests[-1]) + "Both agree: 45.\n</think>\nThe sum is 45."
     assert render(result.conversation, thinking=True).text == prompt + generated + "<|im_end|>\n"
+    assert Conversation.parse(result.conversation.to_json()).to_json() == result.conversation.to_json()
 
 
 async def test_errors_inside_think_come_back_inline():

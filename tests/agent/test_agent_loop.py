@@ -86,6 +86,8 @@ async def test_parallel_async_calls_then_an_answer():
     assert result.conversation.messages[0].content == "Weather in Paris and Oslo?"
     assert [t.name for t in result.conversation.tools] == ["get_weather", "divide"]
     assert len(result.completions) == 2 and result.completion_tokens > 0
+    # the record round-trips through the JSON shape every other stage reads
+    assert Conversation.parse(result.conversation.to_json()).to_json() == result.conversation.to_json()
 
 
 async def test_tool_exception_unknown_tool_and_schema_violation_are_fed_back():

@@ -30,7 +30,6 @@ from hermes4.parse import ParsedOutput, parse
 
 LoopFinish = Literal["answer", "max_turns", "length", "unreadable_tool_call"]
 
-CALL_OPEN = "<tool_call>"
 CALL_CLOSE = "</tool_call>"
 
 

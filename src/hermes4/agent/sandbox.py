@@ -1,39 +1,46 @@
 """Running untrusted Python in a separate, limited process: `run_sandboxed_python` and its async twin.
 
-What the sandbox gives, layer by layer (each is reported in `SandboxResult.isolation`):
+What the sandbox gives, layer by layer (what a run actually got is in `SandboxResult.isolation`):
 
 * **Always** (any POSIX system): a separate process in its own session, a fresh temporary working
-  directory, a minimal environment (`PATH`, `HOME`, `LANG`, `TMPDIR` only; Python started with
-  `-E -s`, so no `PYTHON*` variables and no user site), a wall-clock limit enforced by the parent
-  (works from threads and asyncio; no `signal.alarm`), after which the whole process group is
-  killed, stdout/stderr read in a bounded way and truncated to `output_bytes`, and the rlimits
-  `RLIMIT_CPU`, `RLIMIT_AS`, `RLIMIT_FSIZE`, `RLIMIT_NPROC`, `RLIMIT_NOFILE`, `RLIMIT_CORE=0`.
-  Note that RLIMIT_NPROC counts every process of the uid, and root ignores it.
+  directory, a minimal environment (`PATH`, `HOME`, `LANG`, `TMPDIR` only), Python started with
+  `-s -u -B` from a stub virtual environment, so the program gets the standard library and no
+  installed packages (`site_packages=True` runs the caller's own interpreter and packages
+  instead); a wall-clock limit enforced by the parent (works from threads and asyncio; no
+  `signal.alarm`), after which the whole process group is SIGKILLed; stdout/stderr read as they
+  come and kept only up to `output_bytes` each (the rest is counted, never stored); and the
+  rlimits `RLIMIT_CPU` (SIGXCPU, SIGKILL one second later), `RLIMIT_AS`, `RLIMIT_FSIZE`,
+  `RLIMIT_NPROC`, `RLIMIT_NOFILE`, `RLIMIT_CORE=0`. RLIMIT_NPROC counts every task of the uid
+  and root ignores it; when the program shares the caller's uid, the caller's current task count
+  is added to `max_processes`.
 * **Linux, parent is root** (or has CAP_SYS_ADMIN): new network, pid and mount namespaces.
   No network: the namespace holds only a loopback interface that is down, so every `connect`
-  fails (including to services on the host's 127.0.0.1). The program is pid 1 of its own pid
-  namespace: it sees only its own processes (a private `/proc`), and when it exits or is killed
-  the kernel kills everything it started, even processes that left the process group with
-  `setsid`. The mount namespace gives private size-limited tmpfs mounts over `/tmp`, `/var/tmp`,
-  `/dev/shm`, `/run/lock`, and a tmpfs working directory of `disk_mb` (files the caller passes are
-  copied in). The program then runs as a fresh random uid (never a real account, so its
-  RLIMIT_NPROC budget is its own and it cannot signal other sandboxes), with no supplementary
-  groups and `no_new_privs` (setuid binaries cannot give root back). Directories that uid cannot
-  traverse on the way to the interpreter (e.g. `/root` of a pyenv install) are covered by an empty
-  tmpfs and the interpreter is bind-mounted back read-only, so the rest of them stays hidden.
-  Result: the program can write only to its working directory and the private tmp mounts; it
-  can read what the host lets any user read (the host filesystem is not hidden; no chroot), and
-  it cannot write to files outside, since it owns none and all world-writable places are private.
-* **Linux, parent not root**: the same namespaces inside a user namespace when the kernel allows
+  fails, including to services on the host's 127.0.0.1. Pid namespace: a small init (pid 1)
+  waits for the program (pid 2); the program sees only these processes (a private `/proc`),
+  and when init exits or is killed the kernel kills everything the program started, even
+  processes that left the process group with `setsid`. Mount namespace: private size-limited
+  tmpfs mounts over `/tmp`, `/var/tmp`, `/dev/shm` and `/run/lock` (`tmp_mb` each), and a tmpfs
+  working directory of `disk_mb` (the caller's files are copied in). The program then runs as a
+  fresh random uid (not an account, so its RLIMIT_NPROC budget is its own and it cannot signal
+  other sandboxes), with no supplementary groups and `no_new_privs` (setuid binaries cannot
+  give root back). Directories that uid cannot traverse on the way to the interpreter (e.g.
+  `/root` holding a pyenv install) are covered by an empty tmpfs with the interpreter
+  bind-mounted back read-only, so the rest of them stays hidden.
+  What this means for files: the program can write only to its working directory and the
+  private tmp mounts (it owns no file outside, and the usual world-writable places are private);
+  a world-writable directory elsewhere on the host (not in that list) would stay writable. It
+  can read whatever the host lets any user read: there is no chroot, the host filesystem is
+  visible.
+* **Linux, parent not root**: the same namespaces inside a user namespace where the kernel allows
   unprivileged user namespaces (`user_namespace: true`), but no uid change: the program runs as
-  the caller's uid, so it can write to any file the caller can write outside `/tmp`-like places.
+  the caller's uid and can read and write every file the caller can outside the private mounts.
   Where user namespaces are refused too, only the "always" layer applies: the network is open,
-  `/tmp` is shared, and a process that calls `setsid` can outlive the sandbox.
+  `/tmp` is shared, and a process that calls `setsid` can outlive the run.
 * **Not Linux** (macOS): the "always" layer only (macOS does not enforce RLIMIT_AS).
 
-What it never gives: protection against kernel exploits, CPU/memory accounting across the whole
-process tree (each process has its own RLIMIT_CPU/RLIMIT_AS; the wall limit bounds the total),
-a hidden host filesystem (readable files stay readable), or syscall filtering (no seccomp).
+What it never gives: protection against kernel exploits, syscall filtering (no seccomp), limits
+on the process tree as a whole (RLIMIT_CPU and RLIMIT_AS are per process; the wall limit bounds
+the total), or a hidden host filesystem.
 """
 
 from __future__ import annotations
