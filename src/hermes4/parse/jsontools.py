@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -154,14 +155,25 @@ def schema_of(schema: Any) -> dict[str, Any] | bool:
 def validate(value: Any, schema: Any) -> list[SchemaError]:
     """Every way `value` breaks `schema` (empty when it conforms), ordered by path. Uses the schema's own draft."""
     schema = schema_of(schema)
+    try:
+        key = json.dumps(schema, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise InvalidSchemaError(f"a schema must be JSON: {exc}") from None
+    errors = sorted(_checked_validator(key).iter_errors(value), key=_error_order)
+    return [SchemaError(path=json_path(err.absolute_path), message=err.message, validator=str(err.validator)) for err in errors]
+
+
+@functools.lru_cache(maxsize=1024)
+def _checked_validator(schema_json: str) -> jsonschema.protocols.Validator:
+    # Checking a schema costs ~100x validating a value against it; verifiers validate thousands of
+    # answers against the same few schemas, so each distinct schema is checked and compiled once.
+    schema = json.loads(schema_json)
     validator_class = jsonschema.validators.validator_for(schema)
     try:
         validator_class.check_schema(schema)
     except jsonschema.SchemaError as exc:
         raise InvalidSchemaError(f"invalid schema at {json_path(exc.absolute_path)}: {exc.message}") from None
-    validator = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
-    errors = sorted(validator.iter_errors(value), key=_error_order)
-    return [SchemaError(path=json_path(err.absolute_path), message=err.message, validator=str(err.validator)) for err in errors]
+    return validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
 
 
 def _error_order(err: jsonschema.ValidationError) -> tuple[list[tuple[int, int, str]], str]:

@@ -41,6 +41,10 @@ class TeacherContext:
     thinking: bool = False
     mistaken: bool = False
     rng: random.Random = field(default_factory=random.Random)
+    variant: int = 0  # picks the wording of the trace, so correct samples of one item differ
+
+    def opening(self) -> str:
+        return _OPENINGS[self.variant % len(_OPENINGS)]
 
     @property
     def inside_think(self) -> bool:
@@ -68,6 +72,20 @@ def split_rendered_prompt(prompt: str) -> tuple[str, str, list[str]]:
         partial = after[-1][1]
     responses = [r for _, body in after for r in _TOOL_RESPONSE.findall(body)]
     return user_text, partial, responses
+
+
+# Several correct samples of one item must be distinct reasoning paths (the sampler keeps k distinct ones),
+# as a real teacher's would be; the wording varies, the steps do not.
+_OPENINGS = (
+    "Let me work through this step by step.",
+    "I'll solve this carefully, one step at a time.",
+    "Let me break the problem into steps.",
+    "Working it out in order:",
+    "I will compute this methodically.",
+    "Step by step, then.",
+    "Let me reason it through.",
+    "Carefully, from the start:",
+)
 
 
 def _context(request: ScriptRequest, error_rate: float, seed: int) -> TeacherContext:
@@ -101,7 +119,8 @@ def _context(request: ScriptRequest, error_rate: float, seed: int) -> TeacherCon
     key = f"{seed}|{task_text}|{request.sample_index}|{request.sampling.seed}"
     rng = random.Random(int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big"))
     mistaken = rng.random() < error_rate
-    return TeacherContext(task_text, partial, responses, thinking, mistaken, rng)
+    variant = int.from_bytes(hashlib.sha256(f"wording|{key}".encode()).digest()[:4], "big")
+    return TeacherContext(task_text, partial, responses, thinking, mistaken, rng, variant)
 
 
 def _compose(ctx: TeacherContext, reasoning: str, answer: str) -> str:
@@ -129,9 +148,9 @@ def _procedural(ctx: TeacherContext) -> str | None:
         text = fmt.render(solution.answer)
         if ctx.mistaken:  # a format slip instead of a wrong value: that is what this env grades
             text = fmt.broken(solution.answer)
-        return _compose(ctx, solution.trace(), text)
+        return _compose(ctx, f"{ctx.opening()}\n{solution.trace()}", text)
     if ctx.thinking:
-        return _compose(ctx, solution.trace(), answer_line)
+        return _compose(ctx, f"{ctx.opening()}\n{solution.trace()}", answer_line)
     return f"{solution.steps[-1]}\n{answer_line}"
 
 
