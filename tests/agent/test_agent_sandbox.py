@@ -324,3 +324,20 @@ def _cmdline_has(pid: str, text: str) -> bool:
         return text in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
     except OSError:
         return False
+
+
+async def test_concurrent_runs_leave_no_file_descriptor_or_directory_behind(tmp_path, monkeypatch):
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    before = set(os.listdir("/proc/self/fd"))
+    sentinel_read, sentinel_write = os.pipe()  # an fd of ours that a double close elsewhere would hit
+    try:
+        results = await asyncio.gather(*(run_sandboxed_python_async(f"print({i})", limits=FAST) for i in range(6)))
+        threaded = await asyncio.gather(*(asyncio.to_thread(run_sandboxed_python, f"print({i})", limits=FAST) for i in range(3)))
+        assert [r.stdout for r in results + threaded] == [f"{i}\n" for i in range(6)] + [f"{i}\n" for i in range(3)]
+        os.write(sentinel_write, b"alive")
+        assert os.read(sentinel_read, 5) == b"alive"
+    finally:
+        os.close(sentinel_read)
+        os.close(sentinel_write)
+    assert set(os.listdir("/proc/self/fd")) <= before | {str(sentinel_read), str(sentinel_write)}
+    assert list(tmp_path.iterdir()) == []
