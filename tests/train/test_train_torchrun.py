@@ -29,7 +29,9 @@ def test_torchrun_entry_trains_a_conversation_mix(tiny_model_dir, tmp_path):
                       "seq_len": 256},
              "global_batch_size": 4, "micro_batch_size": 1, "optim": {"lr": 3e-3},
              "schedule": {"steps": 5, "warmup_steps": 1}, "logging": {"progress": False},
-             "checkpoint": {"every": 0}}
+             "checkpoint": {"every": 0},
+             # the GPU-scale memory savers, exercised here on CPU: recompute per block, logits in chunks
+             "parallel": {"activation_checkpointing": True}, "loss": {"chunked": "on", "chunk_tokens": 32}}
     config = tmp_path / "recipe.yaml"
     config.write_text(yaml.safe_dump({"train": train}))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}

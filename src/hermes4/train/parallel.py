@@ -40,9 +40,12 @@ class Distributed:
     def tp_group(self):
         return self.mesh["tp"].get_group()
 
-    def sum_over_dp(self, value: float | int) -> float:
+    def sum_over_dp(self, value: float | int | torch.Tensor) -> float:
         """Sum a number over data-parallel ranks (TP ranks of one dp rank see the same data)."""
-        t = torch.tensor(float(value), dtype=torch.float64, device=self.device)
+        if isinstance(value, torch.Tensor):
+            t = value.detach().to(device=self.device, dtype=torch.float64).clone()
+        else:
+            t = torch.tensor(float(value), dtype=torch.float64, device=self.device)
         dist.all_reduce(t, group=self.dp_group)
         return float(t.item())
 

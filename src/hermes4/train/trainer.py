@@ -154,12 +154,12 @@ def forward_backward(model: torch.nn.Module, micro_batches: list[PackedBatch], e
     from hermes4.train.attention import document_attention_kwargs
 
     global_count = env.sum_over_dp(sum(b.num_supervised_tokens for b in micro_batches))
-    local_loss_sum = 0.0
+    local_loss_sum = torch.zeros((), dtype=torch.float64, device=env.device)
     for batch in micro_batches:
         attention = document_attention_kwargs(batch, model.lm)
         loss_sum = model(batch.input_ids, batch.labels, batch.position_ids, **attention)
         (loss_sum / max(global_count, 1.0)).backward()
-        local_loss_sum += float(loss_sum.detach())
+        local_loss_sum += loss_sum.detach()  # stays on the device: no sync per micro-batch
     return env.sum_over_dp(local_loss_sum), global_count
 
 
