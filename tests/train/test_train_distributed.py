@@ -51,6 +51,12 @@ def test_fsdp2_gradients_equal_the_single_process_reference(two_rank_results):
     assert fsdp["max_rel_err"] < 1e-5
 
 
+def test_meta_init_with_rank0_weights_matches_loading_everywhere(two_rank_results):
+    meta = two_rank_results[0]["meta_init"]
+    assert meta["pending"]
+    assert meta["loss"] == pytest.approx(meta["ref_loss"], rel=1e-6)  # rotary buffers and weights restored
+
+
 def test_tensor_parallel_gradients_equal_the_single_process_reference(two_rank_results):
     tp = two_rank_results[0]["tp"]
     assert not tp["missing"] and not tp["extra"]

@@ -103,6 +103,16 @@ def main() -> None:
     loss, got = sharded_grads(model_dir, batches[env.rank], env, ParallelConfig())
     results["fsdp"] = {"ref_loss": ref_loss, "loss": loss, **compare(ref, got)}
 
+    # 1b. Meta-device build + rank-0 read + scatter gives the same model as every rank loading it.
+    from hermes4.train.trainer import build_model, load_pretrained_shards
+
+    cfg = parse_train_config({"model": {"path": model_dir, "attn_implementation": "sdpa"}})
+    lm, pending = build_model(cfg, env)
+    meta_model = apply_parallelism(CausalLMLoss(lm), env, ParallelConfig())
+    load_pretrained_shards(meta_model, cfg, env)
+    meta_loss, _ = forward_backward(meta_model, batches[env.rank], env)
+    results["meta_init"] = {"pending": pending, "ref_loss": ref_loss, "loss": meta_loss / sum(map(sum, results["counts"]))}
+
     # 2. Tensor parallel over the same 2 ranks (dp 1): both ranks see all four micro-batches.
     from torch.distributed.device_mesh import init_device_mesh
 

@@ -61,17 +61,61 @@ def attention_implementation(cfg: TrainConfig, device: torch.device) -> str:
     return "flex_attention" if device.type == "cuda" else "sdpa"
 
 
-def build_model(cfg: TrainConfig, device: torch.device) -> torch.nn.Module:
-    """fp32 master weights on CPU; FSDP moves each rank's shard to its device."""
+def build_model(cfg: TrainConfig, env: Distributed) -> tuple[torch.nn.Module, bool]:
+    """The Hugging Face model with fp32 master weights; returns (model, weights_pending).
+
+    With several ranks and pretrained weights the model is built on the meta device (no memory) and the
+    weights arrive after sharding, read once by rank 0 and scattered (`load_pretrained_shards`): eight
+    ranks of a node never hold eight full copies. Otherwise the model is built on CPU and FSDP moves
+    each rank's shard to its device.
+    """
     from transformers import AutoModelForCausalLM
 
-    attn = attention_implementation(cfg, device)
-    if cfg.model.init == "pretrained":
+    attn = attention_implementation(cfg, env.device)
+    if cfg.model.init == "pretrained" and env.world_size > 1 and cfg.parallel.fsdp:
+        with torch.device("meta"):
+            lm = AutoModelForCausalLM.from_config(hf_config(cfg), dtype=torch.float32, attn_implementation=attn)
+        pending = True
+    elif cfg.model.init == "pretrained":
         lm = AutoModelForCausalLM.from_pretrained(cfg.model.path, dtype=torch.float32, attn_implementation=attn)
+        pending = False
     else:
         lm = AutoModelForCausalLM.from_config(hf_config(cfg), dtype=torch.float32, attn_implementation=attn)
+        pending = False
     lm.config.use_cache = False
-    return lm
+    return lm, pending
+
+
+def load_pretrained_shards(model: torch.nn.Module, cfg: TrainConfig, env: Distributed) -> None:
+    """Fill a sharded meta-initialised `CausalLMLoss` from the safetensors of `cfg.model.path`: rank 0 reads
+    the files, every rank receives its shards. Buffers that are not saved (rotary inverse frequencies) are
+    recomputed."""
+    import json
+
+    from safetensors.torch import load_file
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+
+    model.to_empty(device=env.device)
+    for module in model.modules():
+        if hasattr(module, "inv_freq") and hasattr(module, "rope_type"):
+            from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+
+            init = (module.compute_default_rope_parameters if module.rope_type == "default"
+                    else ROPE_INIT_FUNCTIONS[module.rope_type])
+            inv_freq, module.attention_scaling = init(module.config, device=env.device)
+            module.inv_freq.copy_(inv_freq)
+            module.original_inv_freq.copy_(inv_freq)
+    full: dict[str, torch.Tensor] = {}
+    if env.is_main:
+        folder = Path(cfg.model.path)
+        index = folder / "model.safetensors.index.json"
+        files = sorted(set(json.loads(index.read_text())["weight_map"].values())) if index.is_file() else [
+            "model.safetensors"]
+        for name in files:
+            full.update({f"lm.{k}": v.float() for k, v in load_file(folder / name).items()})
+        if model.lm.config.tie_word_embeddings and "lm.lm_head.weight" not in full:
+            full["lm.lm_head.weight"] = full["lm.model.embed_tokens.weight"]
+    set_model_state_dict(model, full, options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=True))
 
 
 def build_samples(cfg: TrainConfig, env: Distributed, tokenizer: Any) -> Any:
@@ -177,10 +221,12 @@ def train(cfg: TrainConfig, *, env: Distributed | None = None) -> TrainResult:
 
     # Model, then parallelism in one place (TP -> activation checkpointing -> compile -> FSDP2).
     tokenizer = AutoTokenizer.from_pretrained(cfg.model.tokenizer or cfg.model.path)
-    lm = build_model(cfg, env.device)
+    lm, weights_pending = build_model(cfg, env)
     chunked = cfg.loss.chunked == "on" or (cfg.loss.chunked == "auto" and env.device.type == "cuda")
     model = CausalLMLoss(lm, chunk_tokens=cfg.loss.chunk_tokens if chunked else None)
     model = apply_parallelism(model, env, cfg.parallel)
+    if weights_pending:
+        load_pretrained_shards(model, cfg, env)
     model.to(env.device)
     model.train()
 
