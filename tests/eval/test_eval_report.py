@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-import eval_scripts  # noqa: E402
+import eval_scripts
 
-from hermes4.eval import run_eval, write_report  # noqa: E402
-from hermes4.eval.plots import SIZES, table_height  # noqa: E402
-from hermes4.llm import ScriptedEngine  # noqa: E402
+from hermes4.eval import run_eval, write_report
+from hermes4.eval.plots import SIZES, table_height
+from hermes4.llm import ScriptedEngine
 
 TASKS = "math500,gpqa_diamond,ifeval,refusalbench"
 JUDGE = "scripted:eval_scripts:judge"
@@ -106,10 +106,22 @@ def test_html_has_the_tables_and_embeds_the_plots(report):
     assert "<td>MATH-500</td><td>66.7 [" in page and "suicide_self_harm ↺" in page
 
 
-@pytest.mark.skipif(not any(shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome")), reason="no headless Chromium on this machine")
+BROWSERS = ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome")
+
+
+@pytest.mark.skipif(not any(shutil.which(b) for b in BROWSERS), reason="no headless Chromium on this machine")
 def test_html_renders_to_png_in_a_browser(report, tmp_path):
+    import matplotlib.image
+
     _, _, paths = report
-    browser = next(shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b))
+    browser = next(shutil.which(b) for b in BROWSERS if shutil.which(b))
     shot = tmp_path / "page.png"
-    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}", "--window-size=1400,3000", paths.html.as_uri()], check=True, timeout=120, capture_output=True)
-    assert png_size(shot) == (1400, 3000)
+    flags = [] if browser.endswith("headless-shell") else ["--headless"]
+    subprocess.run(
+        [browser, *flags, "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--screenshot={shot}", "--window-size=1400,5000", paths.html.as_uri()],
+        check=True, timeout=120, capture_output=True,
+    )  # fmt: skip
+    assert png_size(shot) == (1400, 5000)
+    rgb = (matplotlib.image.imread(shot)[..., :3] * 255).round().reshape(-1, 3)
+    assert (abs(rgb - (232, 236, 244)).sum(axis=1) < 4).sum() > 5000  # table headers drawn
+    assert (abs(rgb - (31, 119, 180)).sum(axis=1) < 6).sum() > 2000  # the embedded plots' bars drawn

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-import eval_scripts  # noqa: E402
+import eval_scripts
 
-from hermes4.eval import EvalRunner, read_samples, run_eval, stable_view  # noqa: E402
-from hermes4.eval.runner import EvalConfig  # noqa: E402
-from hermes4.llm import ScriptedEngine  # noqa: E402
-from hermes4.store import StoreError  # noqa: E402
+from hermes4.eval import EvalRunner, read_samples, run_eval, stable_view
+from hermes4.eval.runner import EvalConfig
+from hermes4.llm import ScriptedEngine
+from hermes4.store import StoreError
 
 JUDGE = "scripted:eval_scripts:judge"
 BUDGET = 200  # the student's overlong output is longer than this
@@ -157,7 +157,7 @@ async def test_failed_calls_are_left_for_a_rerun_that_matches_an_uninterrupted_r
     second = await run_eval("math500,gpqa_diamond", ScriptedEngine(flaky, max_batch=1), tmp_path / "resumed", max_tokens=BUDGET, repeats=2)
     assert second.missing == 0 and second.written == 4 and second.skipped == 36
     clean = await run_eval("math500,gpqa_diamond", ScriptedEngine(eval_scripts.student), tmp_path / "clean", max_tokens=BUDGET, repeats=2)
-    view = lambda out: sorted((stable_view(r) for r in read_samples(out)), key=lambda r: r["id"])  # noqa: E731
+    view = lambda out: sorted((stable_view(r) for r in read_samples(out)), key=lambda r: r["id"])
     assert view(tmp_path / "resumed") == view(tmp_path / "clean")
     assert second.cells == clean.cells
 

@@ -10,8 +10,14 @@ import pytest
 
 from hermes4.envs import Trajectory
 from hermes4.eval import TaskError, load_task, split_task_list
+from hermes4.eval.checkers import (
+    bbh_equal,
+    contains_phrase,
+    drop_scores,
+    extract_choice,
+    extract_short_answer,
+)
 from hermes4.eval.datasets import DATA_DIR
-from hermes4.eval.checkers import bbh_equal, contains_phrase, drop_scores, extract_choice, extract_short_answer
 from hermes4.eval.judge import REFUSAL, SIMPLEQA, JudgeFailure, read_label
 from hermes4.eval.metrics import bootstrap, cell_metrics, pass_at_k
 from hermes4.eval.records import is_overlong
@@ -198,7 +204,7 @@ def test_filters_and_windows():
 def test_every_loader_shape(tmp_path):
     import datasets
 
-    rows = [json.loads(line) for line in open(DATA_DIR / "mmlu.jsonl")]
+    rows = [json.loads(line) for line in (DATA_DIR / "mmlu.jsonl").read_text().splitlines()]
     reference = [i.reference for i in load_task("mmlu").items]
     # Parquet file, saved datasets folder (with splits), folder of JSONL files
     datasets.Dataset.from_list(rows).to_parquet(str(tmp_path / "mmlu.parquet"))
@@ -210,7 +216,7 @@ def test_every_loader_shape(tmp_path):
     # GPQA as the CSV it is published as
     import csv
 
-    gpqa_rows = [json.loads(line) for line in open(DATA_DIR / "gpqa_diamond.jsonl")]
+    gpqa_rows = [json.loads(line) for line in (DATA_DIR / "gpqa_diamond.jsonl").read_text().splitlines()]
     with open(tmp_path / "gpqa.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(gpqa_rows[0]))
         writer.writeheader()
@@ -253,3 +259,15 @@ def test_item_ids_are_content_hashes():
     a = load_task("math500").items
     assert len({i.id for i in a}) == len(a) and all(i.id.startswith("math500-") for i in a)
     assert [i.id for i in load_task("math500").items] == [i.id for i in a]
+
+
+def test_a_hub_name_on_a_machine_without_network_is_a_clear_error():
+    import subprocess
+    import sys
+
+    code = "from hermes4.eval import load_task\nload_task('mmlu:data=hf:cais/mmlu,config=all')"
+    env = {**__import__("os").environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert result.returncode == 1
+    assert "hub dataset 'cais/mmlu' (config 'all', split 'test'): cannot load" in result.stderr
+    assert "pass the local path as data=PATH" in result.stderr

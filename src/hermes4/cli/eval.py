@@ -1,9 +1,9 @@
 """`hermes4 eval` (benchmarks over a model, resumable, per-sample logs) and `hermes4 report` (Markdown + HTML + plots)."""
 
+# ruff: noqa: B008 (typer reads each parameter from a typer.Option/Argument default)
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -22,23 +22,26 @@ def _list_tasks() -> None:
 def register(app: typer.Typer) -> None:
     @app.command("eval")
     def eval_(
-        task: list[str] = typer.Option([], "--task", help="Benchmarks, comma-separated or repeated: NAME or NAME:key=value (see --list-tasks)."),
-        llm: Optional[str] = typer.Option(None, "--llm", help="http://host:port[/v1] (comma-separated for several), a model folder, or scripted:module:function."),
-        out: Optional[Path] = typer.Option(None, "--out", help="Run folder; rerunning the same command resumes it."),
+        task: list[str] | None = typer.Option(None, "--task", help="Benchmarks, comma-separated or repeated: NAME or NAME:key=value (see --list-tasks)."),
+        llm: str | None = typer.Option(None, "--llm", help="http://host:port[/v1] (comma-separated for several), a model folder, or scripted:module:function."),
+        out: Path | None = typer.Option(None, "--out", help="Run folder; rerunning the same command resumes it."),
         thinking: str = typer.Option("both", "--thinking", help="on (reasoning), off (non-reasoning) or both."),
         repeats: int = typer.Option(1, "--repeats", help="Samples per item and mode (accuracy is averaged over them; pass@k where k <= repeats)."),
         max_tokens: int = typer.Option(40960, "--max-tokens", help="Token budget of one generation (the paper: 40,960)."),
-        direct_max_tokens: Optional[int] = typer.Option(None, "--direct-max-tokens", help="Budget in non-reasoning mode (default: --max-tokens)."),
-        limit: Optional[int] = typer.Option(None, "--limit", help="Only the first M items of each task."),
+        direct_max_tokens: int | None = typer.Option(None, "--direct-max-tokens", help="Budget in non-reasoning mode (default: --max-tokens)."),
+        limit: int | None = typer.Option(None, "--limit", help="Only the first M items of each task."),
         concurrency: int = typer.Option(64, "--concurrency", help="Model requests in flight."),
         score_concurrency: int = typer.Option(8, "--score-concurrency", help="Samples scored at once (checker threads, judge calls)."),
-        judge: Optional[str] = typer.Option(None, "--judge", help="Judge model for judge-graded tasks (refusalbench, simpleqa:grader=judge): URL or scripted:module:function."),
-        judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Model id at the judge endpoint (default: the first it serves)."),
+        model_id: str | None = typer.Option(None, "--model", help="Model id at the --llm endpoint (default: the first it serves)."),
+        api_key_env: str = typer.Option("HERMES4_API_KEY", "--api-key-env", help="Environment variable holding the --llm API key (never written to disk)."),
+        judge: str | None = typer.Option(None, "--judge", help="Judge model for judge-graded tasks (refusalbench, simpleqa:grader=judge): URL or scripted:module:function."),
+        judge_model: str | None = typer.Option(None, "--judge-model", help="Model id at the judge endpoint (default: the first it serves)."),
+        judge_api_key_env: str = typer.Option("HERMES4_JUDGE_API_KEY", "--judge-api-key-env", help="Environment variable holding the judge's API key."),
         seed: int = typer.Option(0, "--seed", help="Base seed of every request (derived per task, item, repeat and mode)."),
         temperature: float = typer.Option(0.6, "--temperature"),
         top_p: float = typer.Option(0.95, "--top-p"),
         top_k: int = typer.Option(20, "--top-k"),
-        name: Optional[str] = typer.Option(None, "--name", help="Column title of this run in reports (default: the model id)."),
+        name: str | None = typer.Option(None, "--name", help="Column title of this run in reports (default: the model id)."),
         list_tasks: bool = typer.Option(False, "--list-tasks", help="List the benchmarks and their options, then exit."),
     ) -> None:
         """Evaluate a model on benchmarks in reasoning and/or non-reasoning mode; scoring overlaps generation."""
@@ -104,17 +107,24 @@ def register(app: typer.Typer) -> None:
                 console.print(f"[yellow]{t.spec}: using the {t.source}, {len(t.items)} items; pass {t.name}:data=PATH for the benchmark itself[/yellow]", highlight=False)
 
         async def main() -> int:
+            import os
+
+            from hermes4.eval.judge import connect_judge
             from hermes4.llm import LLMError, connect
 
+            options = {}
+            if llm.startswith(("http://", "https://")):
+                options = {"model": model_id, "api_key": os.environ.get(api_key_env) or None}
+            elif model_id:
+                raise fail("--model: only for http(s) endpoints")
             try:  # before touching --out, so a typo in --llm leaves no folder behind
-                model = connect(llm)
+                model = connect(llm, **options)
             except (ValueError, OSError) as exc:
                 raise fail(f"--llm: {exc}") from None
             judge_llm = None
             if judged and config.judge is not None:
                 try:
-                    pinned = {"model": judge_model} if judge_model and judge.startswith(("http://", "https://")) else {}
-                    judge_llm = connect(config.judge.llm, **pinned)
+                    judge_llm = connect_judge(config.judge, api_key=os.environ.get(judge_api_key_env) or None)
                 except (ValueError, OSError) as exc:
                     await model.aclose()
                     raise fail(f"--judge: {exc}") from None
@@ -157,7 +167,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def report(
         run_dirs: list[Path] = typer.Argument(..., help="Run folders written by `hermes4 eval`; the first is the baseline of the deltas."),
-        out: Optional[Path] = typer.Option(None, "--out", help="Markdown file to write (the HTML goes next to it); default RUN_DIR/report.md."),
+        out: Path | None = typer.Option(None, "--out", help="Markdown file to write (the HTML goes next to it); default RUN_DIR/report.md."),
     ) -> None:
         """Write a Markdown and an HTML report (paper-shaped table with CIs, deltas, plots) of eval runs."""
         from hermes4.eval.report import write_report

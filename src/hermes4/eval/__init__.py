@@ -8,8 +8,21 @@ bootstrap CIs, judge-graded tasks, per-sample logs, resumable runs, and Markdown
 from hermes4.eval.judge import JudgeConfig
 from hermes4.eval.records import read_samples, stable_view
 from hermes4.eval.report import ReportPaths, write_report
-from hermes4.eval.runner import EvalConfig, EvalRun, EvalRunner, compute_metrics, run_eval
-from hermes4.eval.tasks import BENCHMARKS, Task, TaskError, load_task, split_task_list, task_names
+from hermes4.eval.runner import (
+    EvalConfig,
+    EvalRun,
+    EvalRunner,
+    compute_metrics,
+    run_eval,
+)
+from hermes4.eval.tasks import (
+    BENCHMARKS,
+    Task,
+    TaskError,
+    load_task,
+    split_task_list,
+    task_names,
+)
 
 __all__ = [
     "BENCHMARKS",

@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import re
 import string
-from typing import Any
 
 from hermes4.envs import Env, Item, Trajectory, Verdict
 from hermes4.envs.answer import final_answer
@@ -240,13 +239,3 @@ class SimpleQAMatchEnv(BenchmarkEnv):
         ok = contains_phrase(answer, item.reference["answer"])
         return Verdict.judge(ok, answer=answer[-300:], grade="CORRECT" if ok else "INCORRECT", expected=item.reference["answer"])
 
-
-def reference_json(value: Any) -> Any:
-    """Reference values as plain JSON (tuples of spans become lists)."""
-    if isinstance(value, tuple):
-        return [reference_json(v) for v in value]
-    if isinstance(value, list):
-        return [reference_json(v) for v in value]
-    if isinstance(value, dict):
-        return {k: reference_json(v) for k, v in value.items()}
-    return value

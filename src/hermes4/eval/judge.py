@@ -77,6 +77,15 @@ SIMPLEQA = Rubric(
 RUBRICS = {r.name: r for r in (REFUSAL, SIMPLEQA)}
 
 
+def connect_judge(config: JudgeConfig, *, api_key: str | None = None) -> Any:
+    """The judge's `LLM`. Over HTTP it speaks the plain OpenAI API (no vLLM extensions), so hosted judges work."""
+    from hermes4.llm import connect
+
+    if config.llm.startswith(("http://", "https://")):
+        return connect(config.llm, model=config.model, api_key=api_key, extensions=False)
+    return connect(config.llm)
+
+
 class JudgeFailure(Exception):
     """The judge gave no usable decision; the message says why (kept in the sample's verdict)."""
 

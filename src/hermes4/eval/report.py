@@ -16,6 +16,13 @@ from hermes4.eval.records import MODES
 from hermes4.eval.runner import cell_records, read_manifest
 from hermes4.store import derive_seed
 
+_CSS = (
+    "body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em auto;max-width:1400px;color:#1d2330}"
+    "table{border-collapse:collapse;margin:0.6em 0 1.4em}th,td{border:1px solid #cdd3df;padding:4px 10px;text-align:right;"
+    "font-variant-numeric:tabular-nums}th{background:#e8ecf4}td:first-child,th:first-child{text-align:left}"
+    "table.text td,table.text th{text-align:left}tr:nth-child(even) td{background:#f7f8fb}img{max-width:100%;border:1px solid #e2e5ec;margin:0.5em 0}"
+    "p.note{color:#4b5366}code{background:#f1f3f7;padding:0 3px}"
+)
 IFEVAL_ROWS = [("prompt_strict", "prompt-level strict"), ("prompt_loose", "prompt-level loose"),
                ("instruction_strict", "instruction-level strict"), ("instruction_loose", "instruction-level loose")]
 
@@ -141,7 +148,7 @@ class _Doc:
                 out.append(f"{value}\n")
             elif kind == "table":
                 header, body, numeric = value
-                escape = lambda s: str(s).replace("|", "\\|")  # noqa: E731
+                escape = lambda s: str(s).replace("|", "\\|")
                 out.append("| " + " | ".join(escape(h) for h in header) + " |")
                 out.append("|" + "|".join(["---"] + ["---:" if numeric else "---"] * (len(header) - 1)) + "|")
                 out.extend("| " + " | ".join(escape(c) for c in row) + " |" for row in body)
@@ -155,11 +162,7 @@ class _Doc:
         parts = [
             "<!doctype html><html><head><meta charset='utf-8'>",
             f"<title>{html.escape(title)}</title>",
-            "<style>body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em auto;max-width:1400px;color:#1d2330}"
-            "table{border-collapse:collapse;margin:0.6em 0 1.4em}th,td{border:1px solid #cdd3df;padding:4px 10px;text-align:right;"
-            "font-variant-numeric:tabular-nums}th{background:#e8ecf4}td:first-child,th:first-child{text-align:left}"
-            "table.text td,table.text th{text-align:left}tr:nth-child(even) td{background:#f7f8fb}img{max-width:100%;border:1px solid #e2e5ec;margin:0.5em 0}"
-            "p.note{color:#4b5366}code{background:#f1f3f7;padding:0 3px}</style></head><body>",
+            f"<style>{_CSS}</style></head><body>",
         ]
         for kind, value in self.blocks:
             if kind == "heading":
@@ -242,7 +245,7 @@ def write_report(run_dirs: list[str | Path] | str | Path, out: str | Path | None
     ifeval_specs = [spec for spec, _ in rows if any((r.manifest.get("tasks") or {}).get(spec, {}).get("metric") == "ifeval" for r in runs)]
     for spec in ifeval_specs:
         doc.heading(f"{labels[spec]}: the four numbers")
-        body = [[name, *(_pair(run, spec, lambda c, k=key: _with_ci(c["secondary"].get(key))) for run in runs)] for key, name in IFEVAL_ROWS]
+        body = [[name, *(_pair(run, spec, lambda c, k=key: _with_ci(c["secondary"].get(k))) for run in runs)] for key, name in IFEVAL_ROWS]
         doc.table(["Measure", *names], body)
 
     refusal_specs = [spec for spec, _ in rows if any((r.manifest.get("tasks") or {}).get(spec, {}).get("metric") == "refusal" for r in runs)]

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hermes4.envs import Item, Trajectory, Verdict, trajectory_from_completion
 from hermes4.envs.answer import final_answer
-from hermes4.eval.judge import Judge, JudgeConfig, judged_verdict
+from hermes4.eval.judge import Judge, JudgeConfig, connect_judge, judged_verdict
 from hermes4.eval.metrics import cell_metrics
 from hermes4.eval.progress import EvalCounters
 from hermes4.eval.records import (
@@ -43,7 +43,13 @@ from hermes4.eval.records import (
     sample_key,
 )
 from hermes4.eval.tasks import Task, load_task, split_task_list
-from hermes4.store import Journal, StoreError, content_id, derive_seed, write_json_atomic
+from hermes4.store import (
+    Journal,
+    StoreError,
+    content_id,
+    derive_seed,
+    write_json_atomic,
+)
 
 FORMAT = "hermes4-eval/1"
 PAPER_REASONING_BUDGET = 40_960  # tokens: the Hermes 4 reasoning evals
@@ -154,10 +160,10 @@ def git_revision() -> dict[str, Any] | None:
     """The commit of the hermes4 source tree (and whether it had local changes), when it is a git checkout."""
     here = Path(__file__).resolve().parent
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10)
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10, check=False)
         if head.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here, capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return {"revision": head.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
@@ -522,6 +528,14 @@ def _is_cli() -> bool:
     return bool(sys.argv) and Path(sys.argv[0]).name in ("hermes4", "__main__.py")
 
 
+def describe_endpoint(llm: Any) -> str:
+    """What the manifest records as the endpoint of an `LLM` object."""
+    balancer = getattr(llm, "balancer", None)
+    if balancer is not None:
+        return ",".join(endpoint.url for endpoint in balancer.endpoints)
+    return f"<in-process {type(llm).__name__}>"
+
+
 async def run_eval(
     tasks: str | list[str | Task],
     llm: Any,
@@ -533,20 +547,25 @@ async def run_eval(
     limit: int | None = None,
     concurrency: int = 64,
     judge: JudgeConfig | str | None = None,
+    llm_options: dict[str, Any] | None = None,
+    judge_api_key: str | None = None,
     **options: Any,
 ) -> EvalRun:
-    """Evaluate `llm` (an `LLM` or a `connect()` spec) on `tasks` (specs like `"math500,ifeval"`, or `Task`s)
-    into `out_dir`; rerunning resumes. Other `EvalConfig` fields (seed, temperature, direct_max_tokens, name, ...)
-    go in `options`. Returns the metrics of every (task, mode)."""
+    """Evaluate `llm` on `tasks` into `out_dir` and return the metrics of every (task, mode); rerunning resumes.
+
+    `tasks`: specs like `"math500,gpqa_diamond:data=gpqa.csv"` (or a list of specs / `Task`s). `llm`: an `LLM`
+    or a `connect()` spec (`llm_options` go to `connect`, e.g. model, api_key). `judge`: a `JudgeConfig` or a
+    spec, needed by judge-graded tasks. Other `EvalConfig` fields (seed, temperature, top_p, top_k,
+    direct_max_tokens, score_concurrency, name, overlap, ...) go in `options`.
+    """
     specs = split_task_list(tasks) if isinstance(tasks, str) else list(tasks)
     loaded = [load_task(t) for t in specs]
     if isinstance(judge, str):
         judge = JudgeConfig(llm=judge)
-    llm_spec = llm if isinstance(llm, str) else options.pop("llm_spec", "<in-process>")
     config = EvalConfig(
         tasks=[t.spec for t in loaded],
         out=Path(out_dir),
-        llm=llm_spec,
+        llm=llm if isinstance(llm, str) else describe_endpoint(llm),
         thinking=thinking,  # type: ignore[arg-type]
         repeats=repeats,
         max_tokens=max_tokens,
@@ -555,20 +574,19 @@ async def run_eval(
         judge=judge,
         **options,
     )
+    runner = EvalRunner(config, loaded)
     from hermes4.llm import connect
 
     owned = []
     model = llm
     if isinstance(llm, str):
-        model = connect(llm)
+        model = connect(llm, **(llm_options or {}))
         owned.append(model)
     judge_llm = None
-    if judge is not None and any(t.judged for t in loaded):
-        pinned = {"model": judge.model} if judge.model and judge.llm.startswith(("http://", "https://")) else {}
-        judge_llm = connect(judge.llm, **pinned)
-        owned.append(judge_llm)
-    runner = EvalRunner(config, loaded)
     try:
+        if judge is not None and any(t.judged for t in loaded):
+            judge_llm = connect_judge(judge, api_key=judge_api_key)
+            owned.append(judge_llm)
         runner.open()
         return await runner.run(model, judge_llm)
     finally:

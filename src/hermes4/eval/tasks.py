@@ -17,7 +17,14 @@ from typing import Any
 
 from hermes4.chat.messages import Conversation, Message
 from hermes4.envs import Env, Item, parse_spec
-from hermes4.eval.checkers import LETTERS, BBHEnv, DropEnv, MultipleChoiceEnv, SimpleQAMatchEnv, choice_prompt
+from hermes4.eval.checkers import (
+    LETTERS,
+    BBHEnv,
+    DropEnv,
+    MultipleChoiceEnv,
+    SimpleQAMatchEnv,
+    choice_prompt,
+)
 from hermes4.eval.datasets import SAMPLE, DatasetError, describe_source, load_rows
 from hermes4.eval.judge import REFUSAL, SIMPLEQA, Rubric
 from hermes4.store import content_id, derive_seed
@@ -43,7 +50,6 @@ class Task:
     rubric: Rubric | None = None
     source: str = ""
     order: int = 100  # row order in reports (the paper's table order)
-    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def judged(self) -> bool:
@@ -536,5 +542,4 @@ def load_task(spec: str | Task) -> Task:
         rubric=rubric,
         source=describe_source(options["data"], name),
         order=benchmark.order,
-        options={k: v for k, v in options.items() if k in raw},
     )
