@@ -208,3 +208,14 @@ async def test_http_endpoint_gives_the_same_numbers(tmp_path, student_run):
         for mode in ("reasoning", "non-reasoning"):
             http, local = run.cell(task, mode), student_run.cell(task, mode)
             assert (http["score"], http["overlong"], http["secondary"]) == (local["score"], local["overlong"], local["secondary"])
+
+
+async def test_a_real_tiny_model_runs_end_to_end(tmp_path, tiny_model_dir):
+    """The transformers engine behind `connect(folder)`: a random tiny model answers nonsense, and every sample is
+    still generated, parsed, scored and logged (outputs that never close </think> are overlong)."""
+    run = await run_eval("gpqa_diamond,ifeval", str(tiny_model_dir), tmp_path / "tiny", limit=2, max_tokens=12, concurrency=4)
+    assert run.missing == 0 and run.written == 2 * 2 * 2
+    for record in read_samples(run.out):
+        assert record["output"]["completion_tokens"] <= 12 and record["verdict"]["status"] in ("pass", "fail")
+        if record["output"]["finish_reason"] == "length" and record["mode"] == "reasoning" and not record["output"]["content"]:
+            assert record["output"]["overlong"] and record["score"] == 0.0
