@@ -49,12 +49,18 @@ def test_length_control_cuts_closes_and_trains_on_the_two_tokens(tiny_model_dir,
     path.write_text(yaml.safe_dump(recipe))
     env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
            "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-m", "hermes4", "length-control", str(path), "--json"],
+    # Generation and cutting in one command, the training as the torchrun entry runs it (one process here).
+    proc = subprocess.run([sys.executable, "-m", "hermes4", "length-control", str(path), "--json", "--generate-only"],
                           capture_output=True, text=True, env=env, timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert (report["traces"], report["cut"], report["closed_naturally"], report["short"], report["used"]) == (
         4, 2, 1, 1, 2)
+    assert report["train"] is None
+    proc = subprocess.run([sys.executable, "-m", "hermes4.train", str(path), "--length-control"],
+                          capture_output=True, text=True, env=env, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = json.loads(proc.stdout.strip().splitlines()[-1])
 
     from hermes4.train.data import TokenizedSamples
 
@@ -72,4 +78,4 @@ def test_length_control_cuts_closes_and_trains_on_the_two_tokens(tiny_model_dir,
     # the training run used only those tokens: 2 per sample, both samples in the step
     records = [json.loads(line) for line in (tmp_path / "lc" / "metrics.jsonl").read_text().splitlines()]
     assert [r["supervised_tokens"] for r in records] == [4, 4]
-    assert report["train"]["steps"] == 2 and (tmp_path / "lc" / "final" / "model.safetensors").is_file()
+    assert run["steps"] == 2 and (tmp_path / "lc" / "final" / "model.safetensors").is_file()

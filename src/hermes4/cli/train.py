@@ -59,12 +59,18 @@ def _print_plan(plan: dict, title: str) -> None:
 
 
 def run_train(config_path: str, *, dry_run: bool = False, world_size: int | None = None,
-              as_json: bool = False) -> int:
-    """Shared by `hermes4 train` and `python -m hermes4.train` (torchrun)."""
-    from hermes4.train.config import ConfigError, load_train_config
+              as_json: bool = False, length_control: bool = False) -> int:
+    """Shared by `hermes4 train` and `python -m hermes4.train` (torchrun). `length_control`: run the
+    length-control stage's training on its generated samples instead of the `train:` section."""
+    from hermes4.train.config import ConfigError, load_length_control_config, load_train_config
 
     try:
-        cfg = load_train_config(config_path)
+        if length_control:
+            from hermes4.train.length_control import length_control_train_config
+
+            cfg = length_control_train_config(load_length_control_config(config_path))
+        else:
+            cfg = load_train_config(config_path)
         if dry_run:
             world = world_size or int(os.environ.get("WORLD_SIZE", 0)) or cfg.parallel.planned_world_size or 1
             plan = _plan(cfg, world)
@@ -108,6 +114,8 @@ def register(app: typer.Typer) -> None:
         dry_run: bool = typer.Option(False, "--dry-run", help="print the plan of the training part"),
         world_size: Optional[int] = typer.Option(None, "--world-size", help="GPUs to plan for (dry run)"),
         as_json: bool = typer.Option(False, "--json", help="print the report (or plan) as JSON"),
+        generate_only: bool = typer.Option(False, "--generate-only", help="stop after writing the samples "
+                                           "(train them with: torchrun -m hermes4.train CONFIG --length-control)"),
     ) -> None:
         """Generate traces, cut those over the budget at </think>, train only on the closing tokens."""
         from hermes4.train.config import ConfigError, load_length_control_config
@@ -127,7 +135,7 @@ def register(app: typer.Typer) -> None:
                 return
             from hermes4.train.length_control import run_length_control
 
-            report = run_length_control(lc)
+            report = run_length_control(lc, train_model=not generate_only)
         except ConfigError as exc:
             raise fail(str(exc)) from None
         print(json.dumps(report) if as_json else json.dumps(report, indent=2))

@@ -31,10 +31,25 @@ async def generate_traces(llm: Any, prompts: list[str], lc: LengthControlConfig)
     return [trace for group in groups for trace in group]
 
 
-def run_length_control(lc: LengthControlConfig, *, llm: Any | None = None) -> dict[str, Any]:
+def samples_dir(lc: LengthControlConfig) -> Path:
+    return Path(lc.train.output_dir) / "length_control_samples"
+
+
+def length_control_train_config(lc: LengthControlConfig) -> Any:
+    """The SFT run of the stage: `lc.train` reading the cut traces instead of a mix."""
+    cfg = lc.train
+    if not (samples_dir(lc) / "offsets.npy").is_file():
+        raise ConfigError(f"length_control: no samples at {samples_dir(lc)}; run `hermes4 length-control "
+                          "CONFIG --generate-only` first")
+    return cfg.model_copy(update={"data": cfg.data.model_copy(update={"mix": None, "tokenized": str(samples_dir(lc))})})
+
+
+def run_length_control(lc: LengthControlConfig, *, llm: Any | None = None, train_model: bool = True) -> dict[str, Any]:
     """Generate, cut, save the samples, train from the previous checkpoint; returns the counts and the run.
 
     `llm`: an `hermes4.llm.LLM` to generate with; by default `connect(lc.llm or <the model folder>)`.
+    `train_model=False` stops after the samples (then train on many GPUs with
+    `torchrun -m hermes4.train CONFIG --length-control`).
     """
     from transformers import AutoTokenizer
 
@@ -94,17 +109,16 @@ def run_length_control(lc: LengthControlConfig, *, llm: Any | None = None) -> di
                                                     think_end_id=think_end_id, end_of_turn_id=end_of_turn_id,
                                                     max_length=cfg.data.seq_len)
     result: dict[str, Any] = {**report.to_json(), "traces_file": str(traces_path)}
-    if report.used == 0:
-        result["train"] = None  # nothing ran past the budget: nothing to teach
-        return result
-    data_dir = out / "length_control_samples"
-    samples.save(data_dir)
-    train_cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"mix": None, "tokenized": str(data_dir)})})
-    try:
-        run = train(train_cfg)
-    finally:
-        shutdown_distributed()
-    result["train"] = {"steps": run.steps, "final_loss": run.final_loss,
-                       "export_dir": str(run.export_dir) if run.export_dir else None}
+    result["samples_dir"] = str(samples_dir(lc)) if report.used else None
+    result["train"] = None  # without cut traces there is nothing to teach
+    if report.used:
+        samples.save(samples_dir(lc))
+    if report.used and train_model:
+        try:
+            run = train(length_control_train_config(lc))
+        finally:
+            shutdown_distributed()
+        result["train"] = {"steps": run.steps, "final_loss": run.final_loss,
+                           "export_dir": str(run.export_dir) if run.export_dir else None}
     (out / "length_control_report.json").write_text(json.dumps(result, indent=2))
     return result
