@@ -17,6 +17,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+# Llama 3.1's RoPE frequency scaling (its config.json `rope_scaling`).
+_LLAMA31_ROPE = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                 "original_max_position_embeddings": 8192}
+
 # Shapes of the paper's base models (and the benchmark sizes), so a plan or a random-init run works
 # offline, without the hub. Values are the published config.json fields.
 ARCHITECTURES: dict[str, dict[str, Any]] = {
@@ -34,13 +38,16 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
                       tie_word_embeddings=False, max_position_embeddings=40960, rope_theta=1_000_000),
     "llama3.1-8b": dict(model_type="llama", hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
                         num_attention_heads=32, num_key_value_heads=8, vocab_size=128256,
-                        tie_word_embeddings=False, max_position_embeddings=131072, rope_theta=500_000),
+                        tie_word_embeddings=False, max_position_embeddings=131072, rope_theta=500_000,
+                        rope_scaling=_LLAMA31_ROPE),
     "llama3.1-70b": dict(model_type="llama", hidden_size=8192, intermediate_size=28672, num_hidden_layers=80,
                          num_attention_heads=64, num_key_value_heads=8, vocab_size=128256,
-                         tie_word_embeddings=False, max_position_embeddings=131072, rope_theta=500_000),
+                         tie_word_embeddings=False, max_position_embeddings=131072, rope_theta=500_000,
+                        rope_scaling=_LLAMA31_ROPE),
     "llama3.1-405b": dict(model_type="llama", hidden_size=16384, intermediate_size=53248, num_hidden_layers=126,
                           num_attention_heads=128, num_key_value_heads=8, vocab_size=128256,
-                          tie_word_embeddings=False, max_position_embeddings=131072, rope_theta=500_000),
+                          tie_word_embeddings=False, max_position_embeddings=131072, rope_theta=500_000,
+                        rope_scaling=_LLAMA31_ROPE),
 }
 
 

@@ -72,7 +72,8 @@ def build_model(cfg: TrainConfig, env: Distributed) -> tuple[torch.nn.Module, bo
     from transformers import AutoModelForCausalLM
 
     attn = attention_implementation(cfg, env.device)
-    if cfg.model.init == "pretrained" and env.world_size > 1 and cfg.parallel.fsdp:
+    local = (Path(cfg.model.path) / "config.json").is_file()
+    if cfg.model.init == "pretrained" and env.world_size > 1 and cfg.parallel.fsdp and local:
         with torch.device("meta"):
             lm = AutoModelForCausalLM.from_config(hf_config(cfg), dtype=torch.float32, attn_implementation=attn)
         pending = True
