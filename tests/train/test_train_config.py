@@ -158,3 +158,25 @@ def test_mix_errors_name_the_source_field(tmp_path):
     path.write_text("train:\n  model: {path: m}\n  data: {mix: [{path: a.jsonl}], tokenized: t}\n")
     with pytest.raises(ConfigError, match="either mix or tokenized"):
         load_train_config(path)
+
+
+def test_metrics_sink_writes_jsonl_and_names_missing_optional_loggers(tmp_path):
+    import importlib.util
+
+    from hermes4.train.metrics import MetricsSink, ModelShape, Throughput
+
+    cfg = parse_train_config({"model": {"path": "m"}, "output_dir": str(tmp_path), "logging": {"progress": False}})
+    sink = MetricsSink(cfg, total_steps=2, start_step=0, enabled=True)
+    throughput = Throughput(ModelShape(params=10, linear_params=10, layers=1, hidden=4, intermediate=8, heads=1,
+                                       kv_heads=1, head_dim=4, vocab=10, tied=True), peak_flops=1e9, world_size=1)
+    throughput.add(100, 100**2)
+    record = {"step": 1, "loss": 2.0, **throughput.read()}
+    assert 0 < record["mfu"] and record["tflops_per_gpu"] * 1e12 == pytest.approx(record["mfu"] * 1e9)
+    sink.log(record)
+    sink.close()
+    assert json.loads((tmp_path / "metrics.jsonl").read_text())["step"] == 1
+    if importlib.util.find_spec("tensorboard") is None:
+        tb = parse_train_config({"model": {"path": "m"}, "output_dir": str(tmp_path),
+                                 "logging": {"progress": False, "tensorboard": True}})
+        with pytest.raises(ConfigError, match="train.logging.tensorboard: tensorboard is not installed"):
+            MetricsSink(tb, total_steps=1, start_step=0, enabled=True)

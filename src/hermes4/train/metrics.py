@@ -139,9 +139,6 @@ class MetricsSink:
         self._wandb = None
         if not enabled:
             return
-        path = cfg.resolved("jsonl")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._jsonl = path.open("a", encoding="utf-8")
         if cfg.logging.tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -157,6 +154,9 @@ class MetricsSink:
                                   "(pip install 'hermes4[logging]'); allowed without it: null") from None
             self._wandb = wandb.init(project=cfg.logging.wandb_project, config=cfg.model_dump(),
                                      dir=cfg.output_dir, resume="allow")
+        path = cfg.resolved("jsonl")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._jsonl = path.open("a", encoding="utf-8")
         if cfg.logging.progress:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
