@@ -287,7 +287,8 @@ async def test_progress_renders_on_a_terminal_and_as_log_lines(tmp_path):
 
     from hermes4.sample import Sampler
     from hermes4.sample.config import MUST_MATCH
-    from hermes4.sample.progress import show_progress, status_line, summary_table
+    from hermes4.progress import show_progress, status_line
+    from hermes4.sample.progress import summary_table
     from hermes4.store import Store
 
     for terminal in (True, False):
@@ -297,11 +298,11 @@ async def test_progress_renders_on_a_terminal_and_as_log_lines(tmp_path):
         console = Console(file=buffer, force_terminal=terminal, width=160)
         with Store(cfg.out, config=cfg.fingerprint(), must_match=MUST_MATCH) as store:
             sampler.open(store)
-            async with show_progress(sampler.live, console, log_every_s=0.001):
+            async with show_progress(sampler.live, console, label="sample", log_every_s=0.001):
                 result = await sampler.run(ScriptedEngine(make_script()))
         console.print(summary_table(result.summary))
         text = buffer.getvalue()
         assert "sample summary" in text and ENV in text and "100.0%" in text
         if terminal:
             assert "20/20" in text
-    assert status_line(result.live).startswith("items 20/20 · samples 40 · accept 100.0%")
+    assert status_line(result.live, "items").startswith("items 20/20 · samples 40 · accept 100.0%")

@@ -52,7 +52,8 @@ def register(app: typer.Typer) -> None:
 
         from hermes4.chat.messages import describe_validation_error
         from hermes4.eval.judge import JudgeConfig
-        from hermes4.eval.progress import show_progress, summary_table
+        from hermes4.eval.progress import summary_table
+        from hermes4.progress import show_progress
         from hermes4.eval.runner import EvalConfig, EvalRunner
         from hermes4.eval.tasks import TaskError, load_task, split_task_list
         from hermes4.store import StoreError
@@ -131,7 +132,7 @@ def register(app: typer.Typer) -> None:
             try:
                 for line in runner.open():
                     console.print(f"[yellow]{line}[/yellow]", highlight=False)
-                async with show_progress(runner.live, console):
+                async with show_progress(runner.live, console, label="eval", unit="samples"):
                     result = await runner.run(model, judge_llm)
             except StoreError as exc:
                 raise fail(f"--out: {exc}") from None

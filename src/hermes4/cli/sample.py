@@ -38,7 +38,8 @@ def register(app: typer.Typer) -> None:
         from hermes4.envs import EnvSpecError
         from hermes4.sample import SampleConfig, Sampler
         from hermes4.sample.config import MUST_MATCH
-        from hermes4.sample.progress import show_progress, summary_table
+        from hermes4.progress import show_progress
+        from hermes4.sample.progress import summary_table
         from hermes4.store import Store, StoreError
 
         if thinking not in ("on", "off"):
@@ -86,7 +87,7 @@ def register(app: typer.Typer) -> None:
             for line in repairs:
                 console.print(f"[yellow]{line}[/yellow]", highlight=False)
             try:
-                async with show_progress(sampler.live, console):
+                async with show_progress(sampler.live, console, label="sample", unit="items"):
                     result = await sampler.run(model)
             finally:
                 store.close()

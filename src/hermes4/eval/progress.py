@@ -1,16 +1,14 @@
-"""Showing an eval run on stderr: live counters, a rich progress bar (or periodic log lines), the closing table."""
+"""An eval run's live counters and its closing table (the live display is `hermes4.progress`)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
+
+from hermes4.progress import format_eta
 
 
 @dataclass
@@ -35,66 +33,18 @@ class EvalCounters:
     def done(self) -> int:
         return self.done_before + self.scored
 
+    def progress(self) -> tuple[int, int, str]:
+        status = (
+            f"generated {self.generated} · scored {self.scored} · overlong {self.overlong} · errors {self.errors} · "
+            f"failed {self.failed} · {self.tokens / self.elapsed:,.0f} tok/s · ETA {format_eta(self.eta_s)}"
+        )
+        return self.done, self.total, status
+
     @property
     def eta_s(self) -> float | None:
         if self.scored <= 0:
             return None
         return (self.total - self.done - self.failed) * self.elapsed / self.scored
-
-
-def _eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
-
-
-def status_line(live: EvalCounters) -> str:
-    return (
-        f"samples {live.done}/{live.total} · generated {live.generated} · scored {live.scored} · overlong {live.overlong} · "
-        f"errors {live.errors} · failed {live.failed} · {live.tokens / live.elapsed:,.0f} tok/s · ETA {_eta(live.eta_s)}"
-    )
-
-
-@contextlib.asynccontextmanager
-async def show_progress(live: EvalCounters, console: Console | None = None, *, log_every_s: float = 10.0) -> AsyncIterator[None]:
-    """A rich progress bar on a terminal; elsewhere (logs, pipes) one status line every `log_every_s`."""
-    console = console or Console(stderr=True)
-    if console.is_terminal:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        progress = Progress(TextColumn("[bold]eval"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"), console=console)
-        task = progress.add_task("samples", total=live.total or None, status="")
-
-        async def refresh() -> None:
-            while True:
-                progress.update(task, total=live.total or None, completed=live.done, status=status_line(live).split(" · ", 1)[1])
-                await asyncio.sleep(0.25)
-
-        with progress:
-            ticker = asyncio.create_task(refresh())
-            try:
-                yield
-            finally:
-                ticker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await ticker
-                progress.update(task, total=live.total or None, completed=live.done)
-        return
-
-    async def log() -> None:
-        while True:
-            await asyncio.sleep(log_every_s)
-            console.print(status_line(live), highlight=False)
-
-    ticker = asyncio.create_task(log())
-    try:
-        yield
-    finally:
-        ticker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await ticker
 
 
 def _pct(estimate: dict[str, Any] | None) -> str:

@@ -24,7 +24,7 @@ from hermes4.curate.passages import Passage
 from hermes4.forge.builtin import final_pair
 from hermes4.forge.graph import Graph, WalkContext, WalkError, walk
 from hermes4.forge.nodes import Discarded
-from hermes4.sample.progress import show_progress
+from hermes4.progress import show_progress
 from hermes4.sample.tally import LiveCounters
 from hermes4.store import Store, content_id
 
@@ -136,7 +136,7 @@ async def forge(
             live.items_done += 1
 
     try:
-        async with show_progress(live, console, label="forge"):
+        async with show_progress(live, console, label="forge", unit="walks"):
             await asyncio.gather(*(one(wid, p) for wid, p in todo))
     finally:
         store.summary = summary.to_json()

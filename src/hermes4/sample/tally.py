@@ -6,6 +6,8 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from hermes4.progress import format_eta
+
 # Outcome of one sample. `rollout_error`: the model call (or the env's rollout) raised, so nothing was judged.
 OUTCOMES = ("pass", "fail", "error", "timeout", "overlong", "rollout_error")
 
@@ -120,6 +122,10 @@ class LiveCounters:
     @property
     def tokens_per_s(self) -> float:
         return self.tokens / self.elapsed
+
+    def progress(self) -> tuple[int, int, str]:
+        status = f"samples {self.samples} · accept {self.accept_rate:.1%} · {self.tokens_per_s:,.0f} tok/s · ETA {format_eta(self.eta_s)}"
+        return self.items_done, self.items_total, status
 
     @property
     def eta_s(self) -> float | None:
