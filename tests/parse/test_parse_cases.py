@@ -298,6 +298,73 @@ CASES = [
         calls=[("a", {}), ("b", {})],
         issues=["missing_close_tag"],
     ),
+    # ---- a quote right before a tag opens a string, whichever chunk the tag arrives in ----
+    Case(
+        "a body opening a string before <tool_call> is one truncated call",
+        '<tool_call>"<tool_call>',
+        truncated=True,
+        issues=["truncated_tool_call"],
+    ),
+    Case(
+        "a body opening a single-quoted string before <tool_call>",
+        "<tool_call>'<tool_call>",
+        truncated=True,
+        issues=["truncated_tool_call"],
+    ),
+    Case(
+        "a string opened before </tool_call> runs to the end",
+        'Hi <tool_call>"</tool_call>\nafter',
+        "Hi",
+        truncated=True,
+        issues=["truncated_tool_call"],
+    ),
+    Case(
+        "a string opened after a stall runs past <tool_call>",
+        '<tool_call>{"a" "<tool_call>',
+        truncated=True,
+        issues=["truncated_tool_call"],
+    ),
+    Case(
+        "a call in think opening a string before </think>, interleaved mode",
+        '<think>\n<tool_call>"</think>\nok',
+        reasoning="",
+        truncated=True,
+        issues=["truncated_tool_call"],
+        options={"tools_in_reasoning": True},
+    ),
+    Case(
+        "a call in prompt-opened think opening a single-quoted string before </think>",
+        "why\n<tool_call>'</think>\nok",
+        reasoning="why",
+        truncated=True,
+        issues=["truncated_tool_call"],
+        options={"reasoning_started": True, "tools_in_reasoning": True},
+    ),
+    Case(
+        "literal </tool_call> as a string in a skimmed array",
+        '<tool_call>["</tool_call>"]</tool_call>ok',
+        "ok",
+        issues=["missing_name"],
+    ),
+    Case(
+        "literal </tool_call> as a whole argument in a JSON array of calls",
+        '<tool_call>[{"name": "f", "arguments": {"s": "</tool_call>"}}]</tool_call>ok',
+        "ok",
+        calls=[("f", {"s": "</tool_call>"})],
+    ),
+    # ---- `<` in a malformed arguments string is text (there are no tags inside a decoded string) ----
+    Case(
+        "arguments string with an unquoted value holding <",
+        '<tool_call>{"name": "f", "arguments": "{\\"expr\\": a < b}"}</tool_call>',
+        calls=[("f", {"expr": "a < b"})],
+        issues=["repaired_json"],
+    ),
+    Case(
+        "arguments string with an unquoted key, then a string starting with <",
+        '<tool_call>{"name": "f", "arguments": "{x: \\"<\\"}"}</tool_call>',
+        calls=[("f", {"x": "<"})],
+        issues=["repaired_json"],
+    ),
     # ---- rejected calls never raise, the rest still parses ----
     Case(
         "unreadable call between good ones",

@@ -136,7 +136,9 @@ class JsonNormalizer:
                 continue
             if self.skimming:
                 i = self._skim(buf, i, n, base)
-                if i < n and buf[i] == "<" and not self.done:
+                # Stop only where the skim stopped at a `<`: when it stopped just after an opening quote, a `<`
+                # next is the string's first character, as it is when the quote ended the previous chunk.
+                if i < n and buf[i] == "<" and self._quote is None and not self.done:
                     return i
                 continue
             c = buf[i]
@@ -423,7 +425,11 @@ class JsonNormalizer:
                 self._skim_prev = "x"
             c = buf[j]
             if c == "<":
-                return j
+                if self.stop_at_tag:
+                    return j
+                self._skim_prev = c  # no tags to look for (e.g. decoded arguments text): an ordinary character
+                i = j + 1
+                continue
             i = j + 1
             if c == '"' or (c == "'" and self._skim_prev in "{[,:"):
                 self._quote = c
