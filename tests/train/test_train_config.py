@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -9,7 +10,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hermes4.train.config import ConfigError, load_length_control_config, load_train_config, parse_train_config
+from hermes4.train.config import (
+    ConfigError,
+    load_length_control_config,
+    load_train_config,
+    parse_train_config,
+)
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
@@ -99,7 +105,7 @@ def test_warmup_then_cosine_to_the_floor():
                                                                    "min_lr_ratio": 0.1}})
     ramp = [lr_multiplier(s, cfg) for s in range(10)]
     assert ramp[0] == pytest.approx(0.1) and ramp[-1] == pytest.approx(1.0)
-    assert all(a < b for a, b in zip(ramp, ramp[1:]))
+    assert all(a < b for a, b in itertools.pairwise(ramp))
     assert lr_multiplier(10, cfg) == pytest.approx(1.0)
     assert lr_multiplier(55, cfg) == pytest.approx(0.1 + 0.9 * 0.5)
     assert lr_multiplier(100, cfg) == pytest.approx(0.1)

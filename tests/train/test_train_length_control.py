@@ -51,14 +51,14 @@ def test_length_control_cuts_closes_and_trains_on_the_two_tokens(tiny_model_dir,
            "OMP_NUM_THREADS": "1"}
     # Generation and cutting in one command, the training as the torchrun entry runs it (one process here).
     proc = subprocess.run([sys.executable, "-m", "hermes4", "length-control", str(path), "--json", "--generate-only"],
-                          capture_output=True, text=True, env=env, timeout=180)
+                          capture_output=True, text=True, env=env, timeout=180, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert (report["traces"], report["cut"], report["closed_naturally"], report["short"], report["used"]) == (
         4, 2, 1, 1, 2)
     assert report["train"] is None
     proc = subprocess.run([sys.executable, "-m", "hermes4.train", str(path), "--length-control"],
-                          capture_output=True, text=True, env=env, timeout=180)
+                          capture_output=True, text=True, env=env, timeout=180, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     run = json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -67,8 +67,8 @@ def test_length_control_cuts_closes_and_trains_on_the_two_tokens(tiny_model_dir,
     samples = TokenizedSamples.load(tmp_path / "lc" / "length_control_samples")
     think_end = tiny_tokenizer.convert_tokens_to_ids("</think>")
     end_of_turn = tiny_tokenizer.convert_tokens_to_ids("<|im_end|>")
-    prompt_len = len(tiny_tokenizer.encode(
-        [json.loads(line) for line in (tmp_path / "lc" / "traces.jsonl").read_text().splitlines()][0]["prompt"]))
+    first_trace = json.loads((tmp_path / "lc" / "traces.jsonl").read_text().splitlines()[0])
+    prompt_len = len(tiny_tokenizer.encode(first_trace["prompt"]))
     for i in range(len(samples)):
         ids, mask = samples.sample(i)
         assert ids[-2:].tolist() == [think_end, end_of_turn]

@@ -60,17 +60,17 @@ def test_kill_and_resume_reproduces_the_loss_curve(tiny_model_dir, tmp_path):
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     cli = [sys.executable, "-m", "hermes4", "train"]
-    full = subprocess.run([*cli, str(config("full"))], capture_output=True, text=True, env=env, timeout=120)
+    full = subprocess.run([*cli, str(config("full"))], capture_output=True, text=True, env=env, timeout=120, check=False)
     assert full.returncode == 0, full.stderr[-3000:]
 
     killed = subprocess.run([sys.executable, "-c", KILLER, str(config("killed"))], capture_output=True, text=True,
-                            env=env, timeout=120)
+                            env=env, timeout=120, check=False)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     checkpoints = tmp_path / "killed" / "checkpoints"
     assert sorted(p.name for p in checkpoints.iterdir()) == ["step_00000002", "step_00000004", "step_00000006"]
     assert max(_losses(tmp_path / "killed" / "metrics.jsonl")) == 6
 
-    resumed = subprocess.run([*cli, str(config("killed"))], capture_output=True, text=True, env=env, timeout=120)
+    resumed = subprocess.run([*cli, str(config("killed"))], capture_output=True, text=True, env=env, timeout=120, check=False)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
 
     logged = [json.loads(line)["step"] for line in (tmp_path / "killed" / "metrics.jsonl").read_text().splitlines()]

@@ -150,7 +150,7 @@ def main() -> None:
     resumed = parse_train_config({**base, "output_dir": str(work / "resumed")})
     train(resumed, env=env)
     if env.is_main:
-        read = lambda p: {r["step"]: r["loss"] for r in map(json.loads, p.read_text().splitlines())}  # noqa: E731
+        read = lambda p: {r["step"]: r["loss"] for r in map(json.loads, p.read_text().splitlines())}
         results["resume"] = {"full": read(work / "full" / "metrics.jsonl"),
                              "resumed": read(work / "resumed" / "metrics.jsonl"),
                              "export_files": sorted(p.name for p in (work / "full" / "final").iterdir())}

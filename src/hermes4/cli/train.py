@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Optional
 
 import typer
 
@@ -62,7 +61,11 @@ def run_train(config_path: str, *, dry_run: bool = False, world_size: int | None
               as_json: bool = False, length_control: bool = False) -> int:
     """Shared by `hermes4 train` and `python -m hermes4.train` (torchrun). `length_control`: run the
     length-control stage's training on its generated samples instead of the `train:` section."""
-    from hermes4.train.config import ConfigError, load_length_control_config, load_train_config
+    from hermes4.train.config import (
+        ConfigError,
+        load_length_control_config,
+        load_train_config,
+    )
 
     try:
         if length_control:
@@ -72,7 +75,7 @@ def run_train(config_path: str, *, dry_run: bool = False, world_size: int | None
         else:
             cfg = load_train_config(config_path)
         if dry_run:
-            world = world_size or int(os.environ.get("WORLD_SIZE", 0)) or cfg.parallel.planned_world_size or 1
+            world = world_size or int(os.environ.get("WORLD_SIZE", "0")) or cfg.parallel.planned_world_size or 1
             plan = _plan(cfg, world)
             if as_json:
                 print(json.dumps(plan))
@@ -100,7 +103,7 @@ def register(app: typer.Typer) -> None:
     def train(
         config: str = typer.Argument(..., help="recipe YAML with a `train:` section"),
         dry_run: bool = typer.Option(False, "--dry-run", help="print steps, tokens and a memory estimate"),
-        world_size: Optional[int] = typer.Option(None, "--world-size", help="GPUs to plan for (dry run)"),
+        world_size: int | None = typer.Option(None, "--world-size", help="GPUs to plan for (dry run)"),
         as_json: bool = typer.Option(False, "--json", help="dry run: print the plan as JSON"),
     ) -> None:
         """Supervised fine-tuning on packed conversations (one process; use torchrun for many)."""
@@ -112,7 +115,7 @@ def register(app: typer.Typer) -> None:
     def length_control(
         config: str = typer.Argument(..., help="recipe YAML with a `length_control:` section"),
         dry_run: bool = typer.Option(False, "--dry-run", help="print the plan of the training part"),
-        world_size: Optional[int] = typer.Option(None, "--world-size", help="GPUs to plan for (dry run)"),
+        world_size: int | None = typer.Option(None, "--world-size", help="GPUs to plan for (dry run)"),
         as_json: bool = typer.Option(False, "--json", help="print the report (or plan) as JSON"),
         generate_only: bool = typer.Option(False, "--generate-only", help="stop after writing the samples "
                                            "(train them with: torchrun -m hermes4.train CONFIG --length-control)"),

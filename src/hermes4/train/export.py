@@ -14,7 +14,10 @@ from hermes4.train.parallel import Distributed
 
 def full_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     """Every rank calls this; rank 0 gets the whole, unsharded state dict on CPU (others get {})."""
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+    from torch.distributed.checkpoint.state_dict import (
+        StateDictOptions,
+        get_model_state_dict,
+    )
 
     return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
 

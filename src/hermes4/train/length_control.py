@@ -56,7 +56,10 @@ def run_length_control(lc: LengthControlConfig, *, llm: Any | None = None, train
     from hermes4.chat import get_format, render
     from hermes4.llm import connect
     from hermes4.train.data import load_conversations
-    from hermes4.train.length_control_data import build_length_control_samples, control_token_ids
+    from hermes4.train.length_control_data import (
+        build_length_control_samples,
+        control_token_ids,
+    )
     from hermes4.train.parallel import shutdown_distributed
     from hermes4.train.trainer import train
 

@@ -158,7 +158,13 @@ class MetricsSink:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._jsonl = path.open("a", encoding="utf-8")
         if cfg.logging.progress:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
 
             self._progress = Progress(
                 TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),

@@ -40,7 +40,7 @@ class Distributed:
     def tp_group(self):
         return self.mesh["tp"].get_group()
 
-    def sum_over_dp(self, value: float | int | torch.Tensor) -> float:
+    def sum_over_dp(self, value: float | torch.Tensor) -> float:
         """Sum a number over data-parallel ranks (TP ranks of one dp rank see the same data)."""
         if isinstance(value, torch.Tensor):
             t = value.detach().to(device=self.device, dtype=torch.float64).clone()
@@ -113,7 +113,11 @@ def _blocks(lm: nn.Module) -> nn.ModuleList:
 def _apply_tensor_parallel(lm: nn.Module, env: Distributed) -> None:
     # Megatron layout per block: q/k/v and gate/up split by output columns, o/down by input rows, so
     # each block needs one all-reduce in attention and one in the MLP. Heads stay whole on a rank.
-    from torch.distributed.tensor.parallel import ColwiseParallel, RowwiseParallel, parallelize_module
+    from torch.distributed.tensor.parallel import (
+        ColwiseParallel,
+        RowwiseParallel,
+        parallelize_module,
+    )
 
     config = lm.config
     for name in ("num_attention_heads", "num_key_value_heads"):
@@ -141,7 +145,9 @@ def apply_parallelism(model: nn.Module, env: Distributed, cfg: ParallelConfig) -
     if env.tp_size > 1:
         _apply_tensor_parallel(lm, env)
     if cfg.activation_checkpointing:
-        from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import checkpoint_wrapper
+        from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import (
+            checkpoint_wrapper,
+        )
 
         for i, block in enumerate(blocks):
             blocks[i] = checkpoint_wrapper(block, preserve_rng_state=False)

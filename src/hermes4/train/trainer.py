@@ -21,8 +21,13 @@ from hermes4.train.checkpoint import latest_checkpoint, load_checkpoint, save_ch
 from hermes4.train.config import ARCHITECTURES, ConfigError, TrainConfig
 from hermes4.train.loss import CausalLMLoss
 from hermes4.train.metrics import MetricsSink, ModelShape, Throughput, peak_flops_for
-from hermes4.train.parallel import (Distributed, apply_parallelism, clip_grad_norm, init_distributed,
-                                    sync_tp_replicated_grads)
+from hermes4.train.parallel import (
+    Distributed,
+    apply_parallelism,
+    clip_grad_norm,
+    init_distributed,
+    sync_tp_replicated_grads,
+)
 
 
 @dataclass
@@ -94,7 +99,10 @@ def load_pretrained_shards(model: torch.nn.Module, cfg: TrainConfig, env: Distri
     import json
 
     from safetensors.torch import load_file
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+    from torch.distributed.checkpoint.state_dict import (
+        StateDictOptions,
+        set_model_state_dict,
+    )
 
     model.to_empty(device=env.device)
     for module in model.modules():
@@ -286,7 +294,7 @@ def train(cfg: TrainConfig, *, env: Distributed | None = None) -> TrainResult:
             if done % cfg.logging.every == 0 or done == total_steps:
                 record = {"step": done, "loss": loss, "lr": lr, "grad_norm": grad_norm, "tokens": int(tokens),
                           "supervised_tokens": int(count), **throughput.read(),
-                          "elapsed_s": time.perf_counter() - started}
+                          "elapsed_s": time.perf_counter() - started, "process_cpu_s": time.process_time()}
                 if env.device.type == "cuda":
                     record["peak_memory_gib"] = torch.cuda.max_memory_allocated(env.device) / 2**30
                 sink.log(record)
