@@ -44,6 +44,10 @@ def forge_cmd(url, seeds, out):
             "--out", str(out), "--concurrency", "8"]
 
 
+def on_disk(folder):
+    return sum(p.stat().st_size for p in Path(folder).glob("*.jsonl")) if Path(folder).exists() else 0
+
+
 def snapshot(folder):
     data = sorted(json.dumps(r, sort_keys=True) for r in read_records(folder, stream="data"))
     discarded = sorted(json.dumps(r, sort_keys=True) for r in read_records(folder, stream="discarded"))
@@ -66,13 +70,19 @@ def test_sigkill_and_resume_equals_uninterrupted(tmp_path, teacher_url):
     out = tmp_path / "killed"
     kills = 0
     for _ in range(4):
+        before = on_disk(out)
         proc = subprocess.Popen(forge_cmd(teacher_url, seeds, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(1.0, 3.0))
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and on_disk(out) <= before and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.05))  # soon after it starts writing, so the kill lands mid-run
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
         proc.wait()
+    assert kills >= 2
+    interrupted = snapshot(out)
+    assert len(interrupted[0]) < len(expected[0])
     final = subprocess.run(forge_cmd(teacher_url, seeds, out), capture_output=True, text=True)
     assert final.returncode == 0, final.stderr
-    assert kills >= 1
     assert snapshot(out) == expected
