@@ -3,7 +3,6 @@
 import asyncio
 import json
 
-import pytest
 
 from hermes4.curate.passages import Passage
 from hermes4.forge.generators import expand_taxonomy, simulate_personas

@@ -107,26 +107,47 @@ def _kmeans(emb: np.ndarray, k: int, seed: int, iterations: int = 8, sample: int
     return centroids
 
 
-def _ivf(emb, threshold, order, nprobe, seed, keep, duplicate_of, similarity) -> None:
+def _ivf(emb, threshold, order, nprobe, seed, keep, duplicate_of, similarity, block: int = 2048) -> None:
     n = len(emb)
     k = max(1, min(n, int(np.sqrt(n))))
     centroids = _kmeans(emb, k, seed)
     nprobe = min(nprobe, k)
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
     cells = np.empty((n, nprobe), dtype=np.int64)
     for start in range(0, n, 8192):
         scores = emb[start : start + 8192] @ centroids.T
         cells[start : start + 8192] = np.argpartition(-scores, nprobe - 1, axis=1)[:, :nprobe]
-    members: list[list[int]] = [[] for _ in range(k)]  # kept passages per cell
+
+    # 1. Every pair at or above the threshold that shares a cell, as (later, earlier) in preference order,
+    #    found with one matrix product per block of a cell; the best similarity below it, for the report.
+    flat_cells = cells.ravel()
+    flat_items = np.repeat(np.arange(n), nprobe)
+    by_cell = np.lexsort((rank[flat_items], flat_cells))  # cell, then preference rank within the cell
+    flat_cells, flat_items = flat_cells[by_cell], flat_items[by_cell]
+    bounds = np.flatnonzero(np.diff(flat_cells)) + 1
+    pairs: dict[int, dict[int, float]] = {}
+    below = np.zeros(n, dtype=np.float32)
+    for members in np.split(flat_items, bounds):
+        for lo in range(0, len(members), block):
+            rows = members[lo : lo + block]
+            cols = members[: lo + len(rows)]
+            sims = emb[rows] @ emb[cols].T
+            earlier = np.arange(len(cols))[None, :] < (lo + np.arange(len(rows)))[:, None]
+            close = earlier & (sims >= threshold)
+            under = np.where(earlier & ~close, sims, 0.0).max(axis=1, initial=0.0)
+            np.maximum.at(below, rows, under.astype(np.float32))
+            for r, c in zip(*np.nonzero(close)):
+                pairs.setdefault(int(rows[r]), {})[int(cols[c])] = float(sims[r, c])
+
+    # 2. The greedy pass: a passage goes when an earlier passage that was kept is that close to it.
     for gid in order.tolist():
-        candidates = [m for c in cells[gid] for m in members[c]]
-        if candidates:
-            cand = np.asarray(candidates, dtype=np.int64)
-            sims = emb[cand] @ emb[gid]
-            j = int(sims.argmax())
-            similarity[gid] = max(float(sims[j]), 0.0)
-            if sims[j] >= threshold:
-                duplicate_of[gid] = cand[j]
+        partners = pairs.get(gid)
+        if partners:
+            kept = [(sim, other) for other, sim in partners.items() if keep[other]]
+            if kept:
+                sim, other = max(kept)
+                duplicate_of[gid], similarity[gid] = other, sim
                 continue
         keep[gid] = True
-        for c in cells[gid]:
-            members[c].append(gid)
+        similarity[gid] = below[gid]

@@ -101,7 +101,7 @@ class LocalEngine(ABC):
     def stats(self) -> LLMStats:
         return self._accounting.snapshot(in_flight=self._in_flight, concurrency_limit=float(self.max_batch))
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 (a no-op by default, not abstract)
         """Nothing to release between calls; subclasses holding resources override this."""
 
     # -- machinery ---------------------------------------------------------------------------

@@ -343,7 +343,7 @@ def solve(spec: list[tuple[str, Kwargs]], base_prompt: str, rng: random.Random, 
     as_dict = dict(spec)
     layouts = [Layout(b, s, w, rng.randrange(1 << 30)) for b, s, w in itertools.product((1, 2), (1, 2, 3, 5), (5, 8, 12, 18, 30))]
     rng.shuffle(layouts)
-    layouts.sort(key=lambda l: _layout_priority(l, as_dict))
+    layouts.sort(key=lambda layout: _layout_priority(layout, as_dict))
     for layout in layouts[:attempts]:
         text = _Writer(as_dict, base_prompt, layout).render()
         if text is not None and all(follows(i, text, k) for i, k in spec):
