@@ -36,8 +36,9 @@ class ProceduralEnv(Env):
             raise ValueError(f"option tasks: unknown task {unknown[0]!r}; known tasks: {', '.join(sorted(TASKS))}")
         if n < 1:
             raise ValueError(f"option n: must be at least 1, got {n}")
-        if not 1 <= difficulty <= 5:
-            raise ValueError(f"option difficulty: must be 1..5, got {difficulty}")
+        lowest = 0 if names == ["arithmetic"] else 1  # level 0 exists for arithmetic only
+        if not lowest <= difficulty <= 5:
+            raise ValueError(f"option difficulty: must be {lowest}..5, got {difficulty}")
         self.tasks, self.n, self.seed, self.difficulty = list(names), n, seed, difficulty
 
     def items(self, split: str = "train", seed: int = 0) -> list[Item]:
