@@ -64,7 +64,9 @@ class TransformersEngine(LocalEngine):
         groups: dict[tuple[Any, ...], list[int]] = {}
         for index, job in enumerate(jobs):
             s = job.sampling
-            key = (s.temperature, s.top_p, s.top_k, s.max_tokens, s.seed, tuple(s.stop), s.logprobs, job.request if s.seed is not None else None)
+            # Greedy decoding ignores the seed, so seeded greedy requests still share one batched call.
+            seeded = s.seed is not None and s.temperature > 0
+            key = (s.temperature, s.top_p, s.top_k, s.max_tokens, s.seed if seeded else None, tuple(s.stop), s.logprobs, job.request if seeded else None)
             groups.setdefault(key, []).append(index)
         results: list[Generation | None] = [None] * len(jobs)
         for indices in groups.values():
