@@ -139,9 +139,13 @@ def build_samples(cfg: TrainConfig, env: Distributed, tokenizer: Any) -> Any:
     d = cfg.data
     if d.tokenized:
         samples = TokenizedSamples.load(d.tokenized)
-        lengths = np.asarray(samples.lengths)
-        if (lengths > d.seq_len).any():  # a pre-tokenized folder made for a longer context
-            samples = samples.select(np.flatnonzero(lengths <= d.seq_len))
+        fits = np.asarray(samples.lengths) <= d.seq_len
+        if not fits.all():  # a pre-tokenized folder made for a longer context: drop, count, report
+            samples = samples.select(np.flatnonzero(fits))
+        if env.is_main:
+            report = {"tokenized": d.tokenized, "samples": len(samples), "dropped_overlong": int((~fits).sum()),
+                      "tokens": int(samples.num_tokens)}
+            (Path(cfg.output_dir) / "data_report.json").write_text(json.dumps(report, indent=2))
         return samples
     if d.mix is None:
         raise ConfigError("train.data: no data; set train.data.mix (conversation sources) or train.data.tokenized")
