@@ -55,14 +55,19 @@ def _logprobs(choice: dict[str, Any], *, chat: bool) -> tuple[list[float] | None
     return ([float(v) if v is not None else 0.0 for v in values] if values is not None else None), tokens
 
 
-def _server_split(content_parsed: Any, reasoning: str | None, server_calls: list[dict[str, Any]]) -> tuple[str, Any]:
+def _server_split(
+    content_parsed: Any, reasoning: str | None, server_calls: list[dict[str, Any]], *, think_unclosed: bool = False
+) -> tuple[str, Any]:
     """The raw Hermes-format text and the parsed output, from a server's `reasoning_content` / `tool_calls`.
 
     Whatever the server left unsplit in `content` was parsed already (`content_parsed`); its calls
-    follow the server's. Spans of the calls refer to the rebuilt text.
+    follow the server's. Spans of the calls refer to the rebuilt text. `think_unclosed`: the model never
+    wrote `</think>` (cut by the token limit inside its reasoning), so the rebuilt text must not either.
     """
     from hermes4.parse import ParsedToolCall
 
+    if think_unclosed:
+        return f"<think>\n{reasoning}", content_parsed.model_copy(update={"reasoning": reasoning, "truncated": True})
     text = f"<think>\n{reasoning}\n</think>\n" if reasoning is not None else ""
     content = content_parsed.content
     text += content
@@ -108,7 +113,13 @@ def completion_from_chat_choice(choice: dict[str, Any], *, prompt_tokens: int, c
     # Whatever the server did not split is still in `content`: parse it, then take the server's fields.
     parsed = parse(content)
     if server_reasoning is not None or server_calls:
-        text, parsed = _server_split(parsed, server_reasoning, server_calls)
+        # Servers that split reasoning (vLLM's reasoning parsers, `hermes4 serve`) put a think block that never
+        # closed entirely into reasoning and leave content empty; with finish_reason "length" that is the only
+        # reading, and the overlong metric depends on it.
+        unclosed = (
+            server_reasoning is not None and not server_calls and not content.strip() and choice.get("finish_reason") == "length"
+        )
+        text, parsed = _server_split(parsed, server_reasoning, server_calls, think_unclosed=unclosed)
     else:
         text = content
     logprobs, tokens = _logprobs(choice, chat=True)
