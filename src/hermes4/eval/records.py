@@ -39,7 +39,8 @@ def is_overlong(trajectory: Trajectory, *, thinking: bool) -> bool:
     raw = raw_output(trajectory)
     if THINK_OPEN in raw and raw.rfind(THINK_OPEN) > raw.rfind(THINK_CLOSE):
         return True
-    if any(getattr(c, "parsed", None) is not None and c.parsed.truncated and c.parsed.reasoning is not None and not c.parsed.content.strip() for c in trajectory.completions):
+    # Only the last completion: earlier ones of an interleaved tool loop stop inside <think> at a tool call.
+    if any(getattr(c, "parsed", None) is not None and c.parsed.truncated and c.parsed.reasoning is not None and not c.parsed.content.strip() for c in trajectory.completions[-1:]):
         return True
     return bool(thinking and trajectory.finish_reason == "length" and not final_answer(trajectory))
 
