@@ -53,6 +53,7 @@ def export_hf(model: nn.Module, out_dir: str | Path, *, tokenizer: Any, chat_for
         eos_id = tokenizer.convert_tokens_to_ids(fmt.end_of_turn)
         fresh.config.eos_token_id = eos_id
         fresh.config.dtype = target
+        fresh.config.use_cache = True  # training turns the KV cache off; generation from the export needs it
         generation = getattr(lm, "generation_config", None)
         if generation is not None:
             generation.eos_token_id = eos_id
