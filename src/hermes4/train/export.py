@@ -57,6 +57,7 @@ def export_hf(model: nn.Module, out_dir: str | Path, *, tokenizer: Any, chat_for
         generation = getattr(lm, "generation_config", None)
         if generation is not None:
             generation.eos_token_id = eos_id
+            generation.use_cache = True  # copied from the training config, where the cache is off
             fresh.generation_config = generation
         out.mkdir(parents=True, exist_ok=True)
         fresh.save_pretrained(out, safe_serialization=True)
