@@ -71,8 +71,8 @@ class Arithmetic(Task):
 
     def generate(self, rng: random.Random, difficulty: int) -> dict[str, Any]:
         op = rng.choice(["+", "-"] if difficulty == 0 else ["+", "-", "×"])
-        if difficulty == 0:  # the easiest level (tiny-model demos): + and - of 2-3 digit numbers
-            a, b = rng.randint(10, 999), rng.randint(10, 999)
+        if difficulty == 0:  # the easiest level (tiny-model demos): + and - of two 3-digit numbers
+            a, b = rng.randint(100, 999), rng.randint(100, 999)
         elif op == "×":
             a = rng.randint(10 ** (difficulty + 1), 10 ** (difficulty + 2) - 1)
             b = rng.randint(10 ** difficulty, 10 ** (difficulty + 1) - 1)

@@ -1,0 +1,223 @@
+"""`hermes4 run --dry-run`: the plan of a recipe without running it: stages, sample and token counts, training
+steps and tokens, and the GPU-hours (or CPU time) they imply, every figure labelled measured, reported or assumed.
+
+Throughput figures (tokens per second per device, for training):
+
+- measured: our trainer on this project's CI machine (2 CPU cores) on the tiny demo model, recorded with its
+  command in `benchmarks/RESULTS.md` (section "demo"); scaled by FLOPs per token for other tiny shapes;
+- reported: the Hermes 4 technical report's training table (seed 003: 56B tokens in 4,454 / 12,864 / 71,616
+  B200 GPU-hours for 14B / 70B / 405B), not measured by hermes4;
+- assumed: a model FLOPs utilisation on the target GPU's dense bf16 peak, for shapes the report does not cover.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hermes4.recipe.resolve import ResolvedRecipe
+
+# Measured: `make demo` (recipes/tiny.yaml) SFT stage on 2 CPU cores, one process; see benchmarks/RESULTS.md ## demo.
+DEMO_CPU_TOKENS_PER_S = 29_000.0
+DEMO_CPU_LINEAR_PARAMS = 312_320  # the demo model's matmul parameters (hermes4.train.metrics.ModelShape.linear_params)
+# Reported: Hermes 4 technical report training table (seed 003): tokens processed / (B200 GPU-hours x 3600).
+REPORTED_B200 = {"qwen3-14b": 56e9 / (4_454 * 3600), "llama3.1-70b": 56e9 / (12_864 * 3600),
+                 "llama3.1-405b": 56e9 / (71_616 * 3600)}
+# Assumed: MFU on a B200's dense bf16 peak for shapes without a reported figure; mean document length of the
+# Hermes 4 mixture (seed 003: ~19B tokens over ~5M samples) for the attention FLOPs.
+ASSUMED_MFU = 0.35
+B200_PEAK_BF16 = 2.25e15
+ASSUMED_DOC_TOKENS = 3_800
+
+
+@dataclass
+class Throughput:
+    tokens_per_s: float  # per device
+    device: str
+    source: str  # measured | reported | assumed
+    note: str
+
+
+@dataclass
+class StagePlan:
+    stage: str
+    what: str
+    counts: list[str] = field(default_factory=list)
+    compute: str = ""
+
+
+@dataclass
+class Plan:
+    recipe: str
+    out: Path
+    stages: list[StagePlan]
+    throughput: list[Throughput]
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"recipe": self.recipe, "out": str(self.out),
+                "stages": [s.__dict__ for s in self.stages], "throughput": [t.__dict__ for t in self.throughput],
+                "notes": self.notes}
+
+
+def _shape(run: ResolvedRecipe):
+    """The base model's shape: its config.json, the named architecture, or (tiny recipes) a tiny model made now."""
+    from hermes4.train.metrics import ModelShape
+    from hermes4.train.trainer import hf_config
+
+    tiny = run.recipe.model.tiny
+    if tiny is not None and not (Path(run.train.model.path) / "config.json").is_file():
+        from transformers import AutoConfig
+
+        from hermes4.train.tiny import TinySize, init_tiny
+
+        with tempfile.TemporaryDirectory(prefix="hermes4-plan-") as tmp:
+            init_tiny(tmp, format=run.train.model.format, size=TinySize(**tiny.size), vocab_size=tiny.vocab_size, seed=tiny.seed)
+            return ModelShape.from_hf_config(AutoConfig.from_pretrained(tmp))
+    return ModelShape.from_hf_config(hf_config(run.train))
+
+
+def throughputs(run: ResolvedRecipe, shape) -> list[Throughput]:
+    from hermes4.train.metrics import training_flops
+
+    seq = run.train.data.seq_len
+    doc = min(ASSUMED_DOC_TOKENS, seq)
+    flops_per_token = training_flops(shape, seq, (seq / doc) * doc * doc) / seq
+    out = []
+    if run.recipe.model.tiny is not None:
+        demo_flops = 6.0 * DEMO_CPU_LINEAR_PARAMS
+        scale = demo_flops / (6.0 * shape.linear_params)
+        same = shape.linear_params == DEMO_CPU_LINEAR_PARAMS
+        out.append(Throughput(DEMO_CPU_TOKENS_PER_S * scale, "2 CPU cores", "measured" if same else "measured, scaled",
+                              "make demo, SFT stage (benchmarks/RESULTS.md ## demo)" + ("" if same else
+                              f"; scaled by matmul FLOPs per token ({shape.linear_params:,} vs {DEMO_CPU_LINEAR_PARAMS:,} parameters)")))
+        return out
+    arch = run.train.model.architecture
+    if arch in REPORTED_B200:
+        out.append(Throughput(REPORTED_B200[arch], "B200", "reported",
+                              "Hermes 4 technical report training table (seed 003), not measured by hermes4"))
+    out.append(Throughput(ASSUMED_MFU * B200_PEAK_BF16 / flops_per_token, "B200", "assumed",
+                          f"{ASSUMED_MFU:.0%} MFU on {B200_PEAK_BF16 / 1e15:.2f} PFLOP/s dense bf16; "
+                          f"{flops_per_token / 1e9:.1f} GFLOP per token with {doc:,}-token documents"))
+    return out
+
+
+def _hours(tokens: float, t: Throughput) -> str:
+    seconds = tokens / t.tokens_per_s
+    if t.device.startswith("2 CPU"):
+        return f"{seconds:,.0f} s on {t.device} ({t.source})"
+    return f"{seconds / 3600:,.0f} {t.device} GPU-hours ({t.source})"
+
+
+def _items(spec: str, split: str, seed: int) -> int | None:
+    from hermes4.envs import get_env
+
+    try:
+        return len(get_env(spec).items(split, seed))
+    except Exception:  # noqa: BLE001 (a dataset that lives elsewhere: the count is unknown here, not an error)
+        return None
+
+
+def _count(n: int | None) -> str:
+    return f"{n:,}" if n is not None else "?"
+
+
+def plan_recipe(run: ResolvedRecipe) -> Plan:
+    recipe = run.recipe
+    shape = _shape(run)
+    rates = throughputs(run, shape)
+    stages: list[StagePlan] = []
+    order = recipe.stages()
+    train = run.train
+
+    def train_plan(stage: str, cfg, what: str) -> StagePlan:
+        rows = cfg.global_batch_size
+        tokens = cfg.schedule.steps * rows * cfg.data.seq_len
+        plan = StagePlan(stage, what, [
+            f"{cfg.schedule.steps:,} steps x {rows} rows x {cfg.data.seq_len:,} tokens = {tokens / 1e9:,.3f}B tokens processed"
+            if tokens >= 1e8 else f"{cfg.schedule.steps:,} steps x {rows} rows x {cfg.data.seq_len:,} tokens = {tokens:,} tokens processed",
+            f"lr {cfg.optim.lr:g}, warmup {cfg.schedule.warmup_steps}, {cfg.schedule.decay}",
+            f"launch: {recipe.launch.nproc_per_node} process(es) per node; planned world size "
+            f"{cfg.parallel.planned_world_size or recipe.launch.nproc_per_node}"])
+        plan.compute = "; ".join(_hours(tokens, t) for t in rates)
+        return plan
+
+    for stage in order:
+        if stage == "model":
+            tiny = recipe.model.tiny
+            assert tiny is not None
+            stages.append(StagePlan(stage, f"make a tiny {train.model.format} model at {train.model.path}",
+                                    [f"{shape.params:,} parameters ({shape.layers} layers x {shape.hidden} hidden, vocab {shape.vocab:,})"],
+                                    "seconds"))
+        elif stage == "data":
+            counts = []
+            for run_ in recipe.data.forge:
+                n = run_.walks if run_.walks is not None else None
+                counts.append(f"forge {run_.name}: {_count(n) if n else 'one walk per seed passage of ' + str(run_.seeds)} walks "
+                              f"of graph {run_.graph if isinstance(run_.graph, str) else run_.graph.get('name', 'inline')}")
+            for run_ in recipe.data.sample:
+                items = [_items(spec, run_.split, run_.seed) for spec in run_.envs]
+                total = None if any(i is None for i in items) else sum(items)
+                if run_.limit and total is not None:
+                    total = min(total, run_.limit * len(run_.envs))
+                kept = f"<= {total * run_.keep:,}" if total is not None else "?"
+                requests = f"<= {total * run_.group_size:,}" if total is not None else "?"
+                counts.append(f"sample {run_.name}: {_count(total)} items ({', '.join(run_.envs)}), thinking "
+                              f"{'on' if run_.thinking else 'off'}; {kept} samples kept, {requests} drawn, each <= {run_.max_tokens:,} tokens")
+            for p in recipe.data.prompts:
+                n = _items(p.env, p.split, p.seed)
+                counts.append(f"prompts {p.name}: {_count(min(n, p.limit) if n is not None and p.limit else n)} from {p.env}")
+            stages.append(StagePlan(stage, f"make data into {run.stage_dir('data')}", counts,
+                                    "model endpoints: " + ", ".join(f"{k} ({'served' if e.serve else e.url})" for k, e in recipe.endpoints.items())))
+        elif stage == "sft":
+            stages.append(train_plan(stage, train, f"SFT of {train.model.path} -> {train.resolved('export')}"))
+        elif stage == "length-control":
+            lc = run.length_control
+            assert lc is not None
+            plan = train_plan(stage, lc.train, f"length control: cut at {lc.control_budget:,} reasoning tokens, generate up to "
+                                               f"{lc.generation_budget:,}")
+            plan.counts.insert(0, f"traces: prompts of {lc.prompts} x {lc.samples_per_prompt}, each <= {lc.generation_budget:,} tokens")
+            stages.append(plan)
+        elif stage.startswith("eval-"):
+            section = recipe.eval
+            assert section is not None
+            samples = 0
+            counts = []
+            for task in section.tasks:
+                n = _items(task.env, task.split, task.seed) if task.env else None
+                if n is not None and section.limit:
+                    n = min(n, section.limit)
+                modes = 2 if task.thinking == "both" else 1
+                counts.append(f"{task.name}: {_count(n)} items x {modes} mode(s) x {section.repeats} repeat(s)")
+                samples += (n or 0) * modes * section.repeats
+            which = stage.removeprefix("eval-")
+            stages.append(StagePlan(stage, f"evaluate {which} ({run.model_dir(which)}) served by hermes4 serve", counts,
+                                    f"{samples:,} samples, each <= {section.max_tokens:,} tokens"))
+        elif stage == "report":
+            stages.append(StagePlan(stage, f"report (Markdown + PNG) into {run.stage_dir('report')}"))
+    notes = ["GPU-hours cover training only; generation (data, length-control traces, eval) depends on the "
+             "endpoints' throughput, which hermes4 does not assume."] if recipe.model.tiny is None else []
+    return Plan(recipe.name, run.out, stages, rates, notes)
+
+
+def print_plan(plan: Plan, console) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"plan: {plan.recipe} -> {plan.out}", title_justify="left", show_lines=True)
+    table.add_column("stage")
+    table.add_column("what")
+    table.add_column("counts")
+    table.add_column("compute")
+    for s in plan.stages:
+        table.add_row(s.stage, s.what, "\n".join(s.counts), s.compute)
+    console.print(table)
+    rates = Table(title="training throughput behind the compute column (tokens/s per device)", title_justify="left")
+    for column in ("tokens/s", "device", "source", "where from"):
+        rates.add_column(column)
+    for t in plan.throughput:
+        rates.add_row(f"{t.tokens_per_s:,.0f}", t.device, t.source, t.note)
+    console.print(rates)
+    for note in plan.notes:
+        console.print(note, highlight=False)

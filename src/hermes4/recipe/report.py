@@ -1,0 +1,238 @@
+"""The recipe's report (Markdown + PNG): what each stage produced and the headline effects, measured from the
+run's own files (data summaries, training metrics, per-sample eval logs), each number with its count. The
+detailed benchmark report of the eval runs is `hermes4.eval.write_report`'s, written beside it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hermes4.recipe.resolve import ResolvedRecipe
+
+MODEL_LABELS = {"base": "untrained base", "sft": "SFT", "length-control": "SFT + length control"}
+
+
+@dataclass
+class Count:
+    """`hits` of `n` (a rate with the count it rests on)."""
+
+    hits: int
+    n: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.hits / self.n if self.n else None
+
+    def text(self) -> str:
+        return f"{100 * self.hits / self.n:.1f}% ({self.hits}/{self.n})" if self.n else "n/a (0 items)"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"hits": self.hits, "n": self.n, "rate": self.rate}
+
+
+def _records(run: ResolvedRecipe, which: str) -> list[dict[str, Any]]:
+    from hermes4.eval import read_samples
+
+    folder = run.stage_dir(f"eval-{which}")
+    return read_samples(folder) if folder.is_dir() else []
+
+
+def _tasks_with(run: ResolvedRecipe, headline: str) -> list[str]:
+    assert run.recipe.eval is not None
+    return [t.name for t in run.recipe.eval.tasks if t.headline == headline]
+
+
+def headline_numbers(run: ResolvedRecipe) -> dict[str, dict[str, Count]]:
+    """measure -> model -> Count, from the per-sample eval logs of every evaluated model."""
+    section = run.recipe.eval
+    if section is None:
+        return {}
+    multi, long, tools, schema = (set(_tasks_with(run, h)) for h in ("multi_step", "long", "tool_calls", "json_schema"))
+    out: dict[str, dict[str, Count]] = {}
+
+    def put(measure: str, model: str, count: Count) -> None:
+        out.setdefault(measure, {})[model] = count
+
+    for model in section.models:
+        records = _records(run, model)
+        if not records:
+            continue
+        by = lambda names, mode=None: [r for r in records if r["task"] in names and (mode is None or r["mode"] == mode)]  # noqa: E731
+        passed = lambda rs: sum(1 for r in rs if (r.get("verdict") or {}).get("status") == "pass")  # noqa: E731
+        for mode, measure in (("reasoning", "multi-step accuracy, reasoning"), ("non-reasoning", "multi-step accuracy, non-reasoning")):
+            rs = by(multi, mode)
+            if rs:
+                put(measure, model, Count(passed(rs), len(rs)))
+        rs = by(long, "reasoning")
+        if rs:
+            put("long-task accuracy, reasoning", model, Count(passed(rs), len(rs)))
+        reasoning = [r for r in records if r["mode"] == "reasoning"]
+        if reasoning:
+            put("overlong rate, reasoning (all tasks)", model, Count(sum(1 for r in reasoning if r["output"].get("overlong")), len(reasoning)))
+        rs = by(tools)
+        if rs:
+            details = [(r.get("verdict") or {}).get("details") or {} for r in rs]
+            put("tool-call validity (valid calls / calls written)", model,
+                Count(sum(int(d.get("tool_calls_valid", 0)) for d in details), sum(int(d.get("tool_calls_written", 0)) for d in details)))
+            put("tool-use items with a valid call", model, Count(sum(1 for d in details if d.get("tool_calls_valid")), len(rs)))
+            put("tool-use accuracy", model, Count(passed(rs), len(rs)))
+        rs = by(schema)
+        if rs:
+            put("JSON-schema adherence", model, Count(passed(rs), len(rs)))
+    return out
+
+
+def effects(numbers: dict[str, dict[str, Count]]) -> list[str]:
+    """Plain statements of the effects the recipe is meant to show, each saying whether it appeared."""
+    lines = []
+    think = numbers.get("multi-step accuracy, reasoning", {})
+    direct = numbers.get("multi-step accuracy, non-reasoning", {})
+    if "sft" in think and "sft" in direct:
+        a, b = think["sft"], direct["sft"]
+        seen = (a.rate or 0) > (b.rate or 0)
+        lines.append(f"Reasoning {'helps' if seen else 'did NOT help'} on the multi-step task after SFT: "
+                     f"{a.text()} with reasoning vs {b.text()} without.")
+    if "base" in think and "sft" in think:
+        a, b = think["sft"], think["base"]
+        seen = (a.rate or 0) > (b.rate or 0)
+        lines.append(f"Training {'worked' if seen else 'did NOT improve the model'}: multi-step accuracy with reasoning "
+                     f"{b.text()} untrained -> {a.text()} after SFT.")
+    over = numbers.get("overlong rate, reasoning (all tasks)", {})
+    if "sft" in over and "length-control" in over:
+        a, b = over["sft"], over["length-control"]
+        seen = (b.rate or 0) < (a.rate or 0)
+        lines.append(f"Length control {'cut' if seen else 'did NOT cut'} the overlong rate: {a.text()} before -> "
+                     f"{b.text()} after.")
+        if "sft" in think and "length-control" in think:
+            lines.append(f"Its cost on the multi-step task with reasoning: {think['sft'].text()} before -> "
+                         f"{think['length-control'].text()} after.")
+    return lines
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _plot(path: Path, numbers: dict[str, dict[str, Count]], models: list[str], loss: list[tuple[int, float]]) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 4, figsize=(19, 4.4))
+    labels = [MODEL_LABELS[m] for m in models]
+    colors = ["#9aa5b8", "#3b6fb6", "#d9822b"]
+
+    def bars(ax, measures: list[tuple[str, str]], title: str) -> None:
+        width = 0.8 / max(len(measures), 1)
+        for k, (measure, short) in enumerate(measures):
+            counts = [numbers.get(measure, {}).get(m) for m in models]
+            values = [100 * (c.rate or 0) if c else 0 for c in counts]
+            xs = [i + (k - (len(measures) - 1) / 2) * width for i in range(len(models))]
+            ax.bar(xs, values, width, label=short, color=colors[k % len(colors)])
+            for x, c in zip(xs, counts):
+                if c is not None:
+                    ax.text(x, 100 * (c.rate or 0) + 1.5, f"{c.hits}/{c.n}", ha="center", fontsize=7)
+        ax.set_xticks(range(len(models)), labels, fontsize=8)
+        ax.set_ylim(0, 110)
+        ax.set_ylabel("%")
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=7, loc="upper left")
+
+    bars(axes[0], [("multi-step accuracy, reasoning", "reasoning"), ("multi-step accuracy, non-reasoning", "non-reasoning")],
+         "multi-step accuracy")
+    bars(axes[1], [("overlong rate, reasoning (all tasks)", "overlong rate")], "overlong rate (reasoning mode)")
+    bars(axes[2], [("tool-call validity (valid calls / calls written)", "tool-call validity"),
+                   ("JSON-schema adherence", "JSON-schema adherence")], "structured output")
+    ax = axes[3]
+    if loss:
+        ax.plot([s for s, _ in loss], [v for _, v in loss], color="#3b6fb6")
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_title("SFT training loss", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_recipe_report(run: ResolvedRecipe, summaries: dict[str, Any], timings: dict[str, float]) -> dict[str, Any]:
+    """Write `report.md` and `report.png` (plus the eval layer's detailed report) into the report stage folder."""
+    from hermes4.recipe.stages import read_metrics
+
+    out = run.stage_dir("report")
+    out.mkdir(parents=True, exist_ok=True)
+    numbers = headline_numbers(run)
+    models = [m for m in (run.recipe.eval.models if run.recipe.eval else []) if _records(run, m)]
+    doc: list[str] = [f"# {run.recipe.name}: recipe report", ""]
+    if run.recipe.description:
+        doc += [run.recipe.description.strip(), ""]
+    doc += ["Every number below was measured by this run (nothing is copied in); each rate shows its count.", ""]
+
+    if numbers:
+        doc += ["## Headline", ""]
+        header = ["measure", *[MODEL_LABELS[m] for m in models]]
+        rows = [[measure, *[(per.get(m).text() if per.get(m) else "-") for m in models]] for measure, per in numbers.items()]
+        doc += [_table(header, rows), ""]
+        statements = effects(numbers)
+        if statements:
+            doc += ["## Effects", ""] + [f"- {s}" for s in statements] + [""]
+
+    data = summaries.get("data") or {}
+    if data:
+        doc += ["## Data", ""]
+        rows = []
+        for name, info in (data.get("forge") or {}).items():
+            rows.append([f"forge `{name}`", f"{info['walks'] + info['skipped']} walks", f"{info['accepted']} accepted, "
+                         f"{info['discarded']} discarded", f"{info['rejected_answers']} answers rejected by the checker "
+                         f"({info['revisions']} revisions)", f"{info['final_records']} final pairs"])
+        for name, info in (data.get("sample") or {}).items():
+            for spec, env in info["envs"].items():
+                rows.append([f"sample `{name}` (thinking {'on' if info['thinking'] else 'off'})", f"`{spec}`: {env['items']} items",
+                             f"{env['samples']} samples drawn", f"{env['rejected']} rejected by the verifier "
+                             f"({100 * (1 - env['pass_rate']):.1f}%)", f"{env['accepted']} kept"])
+        for name, info in (data.get("prompts") or {}).items():
+            rows.append([f"prompts `{name}`", f"{info['prompts']} prompts", "", "", info["path"]])
+        doc += [_table(["run", "input", "drawn", "rejected", "kept"], rows), ""]
+
+    loss: list[tuple[int, float]] = []
+    sft = summaries.get("sft")
+    if sft:
+        loss = [(int(m["step"]), float(m["loss"])) for m in read_metrics(run.train.resolved("jsonl"))]
+        doc += ["## Training", "", _table(["stage", "processes", "steps", "tokens", "loss (first -> last)", "tokens/s", "train time"], [
+            ["SFT", str(sft.get("processes", 1)), str(sft["steps"]), f"{sft['tokens']:,}",
+             f"{sft['first_loss']:.3f} -> {sft['final_loss']:.3f}" if sft.get("first_loss") is not None else "-",
+             f"{sft['tokens_per_s']:,.0f}" if sft.get("tokens_per_s") else "-", f"{sft['train_seconds']:.0f}s"]]), ""]
+    lc = summaries.get("length-control")
+    if lc:
+        assert run.length_control is not None
+        doc += ["## Length control", "",
+                f"Control budget {run.length_control.control_budget} tokens of reasoning, generation budget "
+                f"{run.length_control.generation_budget}. Traces: {lc['traces']} generated, {lc['cut']} cut at the budget, "
+                f"{lc['closed_naturally']} closed `</think>` by themselves, {lc['short']} stopped early, {lc['used']} used for "
+                "training (loss only on `</think>` and the end of turn).", ""]
+        if lc.get("train"):
+            t = lc["train"]
+            doc += [f"Training: {t['steps']} steps, {t['tokens']:,} tokens, loss {t['first_loss']:.3f} -> {t['final_loss']:.3f}.", ""]
+
+    if timings:
+        doc += ["## Stage times", "", _table(["stage", "seconds"], [[s, f"{t:.1f}"] for s, t in timings.items()]),
+                f"\nTotal: {sum(timings.values()):.1f}s", ""]
+
+    png = _plot(out / "report.png", numbers, models, loss) if numbers else None
+    if png is not None:
+        doc[4:4] = [f"![headline]({png.name})", ""]
+    detailed = None
+    eval_dirs = [run.stage_dir(f"eval-{m}") for m in models]
+    if eval_dirs:
+        from hermes4.eval import write_report
+
+        paths = write_report(eval_dirs, out / "eval" / "report.md")
+        detailed = str(paths.markdown)
+        doc += ["## Detailed eval report", "", f"Per task and mode, with confidence intervals and plots: `{Path(detailed).relative_to(out)}`.", ""]
+    (out / "report.md").write_text("\n".join(doc), encoding="utf-8")
+    return {"markdown": str(out / "report.md"), "png": str(png) if png else None, "eval_report": detailed,
+            "headline": {k: {m: c.to_json() for m, c in v.items()} for k, v in numbers.items()}}
