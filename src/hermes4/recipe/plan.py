@@ -112,11 +112,31 @@ def _hours(tokens: float, t: Throughput) -> str:
 
 
 def _items(spec: str, split: str, seed: int) -> int | None:
-    from hermes4.envs import get_env
+    """How many items an env spec yields: its `n` option when it has one (generating 300,000 items to count
+    them would make a plan slow), else the items of its dataset when that file is here, else unknown."""
+    from hermes4.envs import env_class, env_options, get_env, parse_spec
 
     try:
+        name, options = parse_spec(spec)
+        if "n" in options:
+            return int(options["n"])
+        default_n = env_options(env_class(name)).get("n")
+        if default_n is not None:
+            return int(default_n[1])
         return len(get_env(spec).items(split, seed))
     except Exception:  # noqa: BLE001 (a dataset that lives elsewhere: the count is unknown here, not an error)
+        return None
+
+
+def _benchmark_items(spec: str) -> int | None:
+    """Items of a `hermes4.eval` benchmark when its data is here (a local file or the shipped sample), else unknown."""
+    from hermes4.eval import load_task
+
+    if "hf:" in spec:
+        return None
+    try:
+        return len(load_task(spec).items)
+    except Exception:  # noqa: BLE001 (the benchmark file is not on this machine: unknown, not an error)
         return None
 
 
@@ -158,14 +178,17 @@ def plan_recipe(run: ResolvedRecipe) -> Plan:
                 counts.append(f"forge {run_.name}: {_count(n) if n else 'one walk per seed passage of ' + str(run_.seeds)} walks "
                               f"of graph {run_.graph if isinstance(run_.graph, str) else run_.graph.get('name', 'inline')}")
             for run_ in recipe.data.sample:
-                items = [_items(spec, run_.split, run_.seed) for spec in run_.envs]
-                total = None if any(i is None for i in items) else sum(items)
-                if run_.limit and total is not None:
-                    total = min(total, run_.limit * len(run_.envs))
-                kept = f"<= {total * run_.keep:,}" if total is not None else "?"
-                requests = f"<= {total * run_.group_size:,}" if total is not None else "?"
-                counts.append(f"sample {run_.name}: {_count(total)} items ({', '.join(run_.envs)}), thinking "
-                              f"{'on' if run_.thinking else 'off'}; {kept} samples kept, {requests} drawn, each <= {run_.max_tokens:,} tokens")
+                known, unknown = 0, []
+                for spec in run_.envs:
+                    n = _items(spec, run_.split, run_.seed)
+                    if n is None:
+                        unknown.append(spec)
+                    else:
+                        known += min(n, run_.limit) if run_.limit else n
+                more = f" + the items of {', '.join(unknown)} (datasets not here)" if unknown else ""
+                counts.append(f"sample {run_.name}: {known:,} items{more}, thinking {'on' if run_.thinking else 'off'}; "
+                              f"keep <= {run_.keep} of <= {run_.group_size} samples per item (<= {known * run_.keep:,} kept"
+                              f"{' + more' if unknown else ''}), each <= {run_.max_tokens:,} tokens")
             for p in recipe.data.prompts:
                 n = _items(p.env, p.split, p.seed)
                 counts.append(f"prompts {p.name}: {_count(min(n, p.limit) if n is not None and p.limit else n)} from {p.env}")
@@ -183,18 +206,23 @@ def plan_recipe(run: ResolvedRecipe) -> Plan:
         elif stage.startswith("eval-"):
             section = recipe.eval
             assert section is not None
-            samples = 0
-            counts = []
+            samples, unknown, counts = 0, [], []
             for task in section.tasks:
-                n = _items(task.env, task.split, task.seed) if task.env else None
+                n = _items(task.env, task.split, task.seed) if task.env else _benchmark_items(task.benchmark or "")
                 if n is not None and section.limit:
                     n = min(n, section.limit)
                 modes = 2 if task.thinking == "both" else 1
-                counts.append(f"{task.name}: {_count(n)} items x {modes} mode(s) x {section.repeats} repeat(s)")
-                samples += (n or 0) * modes * section.repeats
+                if n is None:
+                    unknown.append(task.name)
+                    continue
+                counts.append(f"{task.name}: {n:,} items x {modes} mode(s) x {section.repeats} repeat(s)")
+                samples += n * modes * section.repeats
+            if unknown:
+                counts.append(f"{', '.join(unknown)}: item counts unknown until their data files are here")
             which = stage.removeprefix("eval-")
+            total = f"{samples:,}{'+' if unknown else ''} samples" if samples or not unknown else "samples: see counts"
             stages.append(StagePlan(stage, f"evaluate {which} ({run.model_dir(which)}) served by hermes4 serve", counts,
-                                    f"{samples:,} samples, each <= {section.max_tokens:,} tokens"))
+                                    f"{total}, each <= {section.max_tokens:,} tokens"))
         elif stage == "report":
             stages.append(StagePlan(stage, f"report (Markdown + PNG) into {run.stage_dir('report')}"))
     notes = ["GPU-hours cover training only; generation (data, length-control traces, eval) depends on the "

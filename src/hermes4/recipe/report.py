@@ -11,6 +11,8 @@ from typing import Any
 from hermes4.recipe.resolve import ResolvedRecipe
 
 MODEL_LABELS = {"base": "untrained base", "sft": "SFT", "length-control": "SFT + length control"}
+OVERLONG_LONG = "overlong rate, long task (reasoning)"
+OVERLONG_ALL = "overlong rate, every reasoning-mode sample"
 
 
 @dataclass
@@ -67,9 +69,10 @@ def headline_numbers(run: ResolvedRecipe) -> dict[str, dict[str, Count]]:
         rs = by(long, "reasoning")
         if rs:
             put("long-task accuracy, reasoning", model, Count(passed(rs), len(rs)))
+            put(OVERLONG_LONG, model, Count(sum(1 for r in rs if r["output"].get("overlong")), len(rs)))
         reasoning = [r for r in records if r["mode"] == "reasoning"]
         if reasoning:
-            put("overlong rate, reasoning (all tasks)", model, Count(sum(1 for r in reasoning if r["output"].get("overlong")), len(reasoning)))
+            put(OVERLONG_ALL, model, Count(sum(1 for r in reasoning if r["output"].get("overlong")), len(reasoning)))
         rs = by(tools)
         if rs:
             details = [(r.get("verdict") or {}).get("details") or {} for r in rs]
@@ -98,7 +101,7 @@ def effects(numbers: dict[str, dict[str, Count]]) -> list[str]:
         seen = (a.rate or 0) > (b.rate or 0)
         lines.append(f"Training {'worked' if seen else 'did NOT improve the model'}: multi-step accuracy with reasoning "
                      f"{b.text()} untrained -> {a.text()} after SFT.")
-    over = numbers.get("overlong rate, reasoning (all tasks)", {})
+    over = numbers.get(OVERLONG_LONG) or numbers.get(OVERLONG_ALL, {})
     if "sft" in over and "length-control" in over:
         a, b = over["sft"], over["length-control"]
         seen = (b.rate or 0) < (a.rate or 0)
@@ -144,7 +147,7 @@ def _plot(path: Path, numbers: dict[str, dict[str, Count]], models: list[str], l
 
     bars(axes[0], [("multi-step accuracy, reasoning", "reasoning"), ("multi-step accuracy, non-reasoning", "non-reasoning")],
          "multi-step accuracy")
-    bars(axes[1], [("overlong rate, reasoning (all tasks)", "overlong rate")], "overlong rate (reasoning mode)")
+    bars(axes[1], [(OVERLONG_LONG, "long task"), (OVERLONG_ALL, "every reasoning sample")], "overlong rate (reasoning mode)")
     bars(axes[2], [("tool-call validity (valid calls / calls written)", "tool-call validity"),
                    ("JSON-schema adherence", "JSON-schema adherence")], "structured output")
     ax = axes[3]
