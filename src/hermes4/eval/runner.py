@@ -442,10 +442,9 @@ class EvalRunner:
             "repeats": config.repeats,
             "limit": config.limit,
         }
-        if sessions and sessions[-1].get("started") == started_at:
-            sessions[-1] = session
-        else:
-            sessions.append(session)
+        # `previous` is the manifest as this session found it, so this session is always the one appended; matching
+        # on the start time instead merged two sessions started within the same second (a quick kill, then a rerun).
+        sessions.append(session)
         judge = None
         if self.judge is not None:
             judge = {**self.judge.config.pin(self.judge.served_model), "endpoint": self.judge.config.llm}
