@@ -6,8 +6,9 @@ import json
 import random
 
 import json_repair
+import pytest
 
-from hermes4.envs import Trajectory, get_env
+from hermes4.envs import EnvSpecError, Trajectory, get_env
 from hermes4.envs.json_schema import corrupt, random_schema, validate, witness
 from hermes4.envs.procedural import make_teacher
 from hermes4.llm import Sampling, ScriptRequest
@@ -33,6 +34,8 @@ def test_schemas_are_rich_and_witnesses_valid() -> None:
         _walk(schema, seen)
         value = witness(schema, rng)
         assert validate(value, schema) == [], (schema, value)
+        smallest = witness(schema, rng, minimal=True)
+        assert validate(smallest, schema) == [] and list(smallest) == schema["required"], (schema, smallest)
         broken = corrupt(value, rng)
         try:
             json.loads(broken)
@@ -81,3 +84,25 @@ def test_teacher_answers_schema_items() -> None:
             request = ScriptRequest(prompt="", sampling=Sampling(), conversation=item.prompt, thinking=thinking)
             assert env.verify(item, Trajectory.from_text(right(request))).status == "pass"
             assert env.verify(item, Trajectory.from_text(wrong(request))).status == "fail"
+
+
+def test_narrow_schemas_for_small_models() -> None:
+    """`max_fields` and `kinds` narrow the schemas; the teacher answers with the smallest object."""
+    env = get_env("json_schema:n=60,tasks=produce,max_depth=0,max_fields=3,kinds=integer+boolean+enum")
+    teacher = make_teacher(error_rate=0.0)
+    for item in env.items():
+        schema = item.reference["schema"]
+        assert 1 <= len(schema["properties"]) <= 3
+        for prop in schema["properties"].values():
+            assert prop["type"] in ("integer", "boolean") or "enum" in prop, prop
+        request = ScriptRequest(prompt="", sampling=Sampling(), conversation=item.prompt, thinking=False)
+        answer = json.loads(_fenced_json(teacher(request)))
+        assert list(answer) == schema["required"]  # the smallest object: required fields, in their listed order
+    with pytest.raises(EnvSpecError, match="unknown kind 'uuid'"):
+        get_env("json_schema:kinds=uuid")
+    with pytest.raises(EnvSpecError, match="max_fields"):
+        get_env("json_schema:max_fields=0")
+
+
+def _fenced_json(text: str) -> str:
+    return text.split("```json\n", 1)[1].split("\n```", 1)[0]

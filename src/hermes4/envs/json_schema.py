@@ -8,6 +8,7 @@ import json
 import random
 import re
 import string
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from hermes4.chat.messages import Conversation, Message
@@ -25,15 +26,23 @@ _FENCE = re.compile(r"```(?:json)?\s*\n(.*?)\n```", re.DOTALL)
 _FIELD_NAMES = ["id", "name", "title", "email", "created", "birthday", "status", "priority", "tags", "score", "count", "price", "ratio", "active", "verified", "owner", "address", "city", "country", "zip", "items", "quantity", "notes", "labels", "version", "host", "port", "uuid", "kind", "level"]
 _WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima"]
 _FORMATS = ["date", "email", "ipv4", "ipv6", "uuid"]
+# What a property can be; `kinds=` narrows it (a tiny model can learn integers, booleans and enums, not uuids).
+PROPERTY_KINDS = ("string", "format", "enum", "integer", "number", "boolean", "array", "object", "array_of_objects")
 
 
 # ----------------------------------------------------------------------------------------------- schemas
 
 
-def random_schema(rng: random.Random, depth: int = 0, max_depth: int = 2) -> dict[str, Any]:
-    """A random object schema: nested objects, arrays, enums, string formats, bounds, required fields."""
-    names = rng.sample(_FIELD_NAMES, rng.randint(2, 5 if depth == 0 else 3))
-    properties = {name: _random_property(rng, depth, max_depth) for name in names}
+def random_schema(
+    rng: random.Random, depth: int = 0, max_depth: int = 2, max_fields: int = 5, kinds: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """A random object schema: nested objects, arrays, enums, string formats, bounds, required fields.
+
+    `max_fields` bounds the properties of the outermost object (nested ones have at most 3); `kinds` limits what a
+    property can be (default: every kind in PROPERTY_KINDS)."""
+    widest = max_fields if depth == 0 else min(3, max_fields)
+    names = rng.sample(_FIELD_NAMES, rng.randint(min(2, widest), widest))
+    properties = {name: _random_property(rng, depth, max_depth, max_fields, kinds) for name in names}
     required = sorted(rng.sample(names, rng.randint(1, len(names))))
     schema: dict[str, Any] = {"type": "object", "properties": properties, "required": required}
     if rng.random() < 0.5:
@@ -41,10 +50,12 @@ def random_schema(rng: random.Random, depth: int = 0, max_depth: int = 2) -> dic
     return schema
 
 
-def _random_property(rng: random.Random, depth: int, max_depth: int) -> dict[str, Any]:
+def _random_property(rng: random.Random, depth: int, max_depth: int, max_fields: int, allowed: Sequence[str] | None) -> dict[str, Any]:
     kinds = ["string", "format", "enum", "integer", "number", "boolean", "array"]
     if depth < max_depth:
         kinds += ["object", "array_of_objects"]
+    if allowed is not None:
+        kinds = [k for k in kinds if k in allowed] or ["integer"]  # only nesting kinds allowed, at the deepest level
     kind = rng.choice(kinds)
     if kind == "string":
         low = rng.randint(1, 4)
@@ -65,53 +76,61 @@ def _random_property(rng: random.Random, depth: int, max_depth: int) -> dict[str
         inner = rng.choice([{"type": "string", "minLength": 1}, {"type": "integer", "minimum": 0}, {"type": "string", "enum": rng.sample(_WORDS, 3)}])
         return {"type": "array", "items": inner, "minItems": low, "maxItems": low + rng.randint(1, 4), **({"uniqueItems": True} if inner.get("type") == "integer" else {})}
     if kind == "object":
-        return random_schema(rng, depth + 1, max_depth)
-    return {"type": "array", "items": random_schema(rng, depth + 1, max_depth), "minItems": 1, "maxItems": 3}
+        return random_schema(rng, depth + 1, max_depth, max_fields, allowed)
+    return {"type": "array", "items": random_schema(rng, depth + 1, max_depth, max_fields, allowed), "minItems": 1, "maxItems": 3}
 
 
-def witness(schema: dict[str, Any], rng: random.Random) -> Any:
-    """A value valid under `schema` (for the constructs `random_schema` emits, plus const/anyOf/type lists)."""
+def witness(schema: dict[str, Any], rng: random.Random, minimal: bool = False) -> Any:
+    """A value valid under `schema` (for the constructs `random_schema` emits, plus const/anyOf/type lists).
+
+    `minimal` gives the smallest, plainest conforming value instead of a random one: only the required fields, in
+    the order `required` lists them, each at its lower bound, the first enum value, the fewest array items."""
     if "const" in schema:
         return copy.deepcopy(schema["const"])
     if "enum" in schema:
-        return copy.deepcopy(rng.choice(schema["enum"]))
+        return copy.deepcopy(schema["enum"][0] if minimal else rng.choice(schema["enum"]))
     for key in ("anyOf", "oneOf"):
         if key in schema:
-            return witness(schema[key][0], rng)
+            return witness(schema[key][0], rng, minimal)
     kind = schema.get("type", "object" if "properties" in schema else "string")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
     if kind == "object":
         properties = schema.get("properties", {})
         required = schema.get("required", [])
-        names = [n for n in properties if n in required or rng.random() < 0.6]
-        return {name: witness(properties.get(name, {}), rng) for name in names}
+        names = list(required) if minimal else [n for n in properties if n in required or rng.random() < 0.6]
+        return {name: witness(properties.get(name, {}), rng, minimal) for name in names}
     if kind == "array":
         low = schema.get("minItems", 0)
         high = schema.get("maxItems", low + 3)
-        count = rng.randint(low, max(low, high))
+        count = low if minimal else rng.randint(low, max(low, high))
         items = schema.get("items", {"type": "string"})
+        unique = bool(schema.get("uniqueItems"))
         out: list[Any] = []
         attempts = 0
         while len(out) < count and attempts < 100:
             attempts += 1
-            value = witness(items, rng)
-            if schema.get("uniqueItems") and value in out:
+            value = witness(items, rng, minimal and not unique)  # equal minimal items would break uniqueness
+            if unique and value in out:
                 continue
             out.append(value)
         return out
     if kind == "integer":
         low = schema.get("minimum", schema.get("exclusiveMinimum", -1000) + 1 if "exclusiveMinimum" in schema else -1000)
         high = schema.get("maximum", schema.get("exclusiveMaximum", 1001) - 1 if "exclusiveMaximum" in schema else 1000)
-        return rng.randint(int(low), int(high))
+        return int(low) if minimal else rng.randint(int(low), int(high))
     if kind == "number":
         low = float(schema.get("minimum", schema.get("exclusiveMinimum", 0.0)))
         high = float(schema.get("maximum", schema.get("exclusiveMaximum", low + 100.0)))
-        return round(low + (high - low) * rng.uniform(0.1, 0.9), 3)
+        if minimal and "exclusiveMinimum" not in schema:
+            return int(low) if low.is_integer() else low
+        return round(low + (high - low) * (0.5 if minimal else rng.uniform(0.1, 0.9)), 3)
     if kind == "boolean":
-        return rng.random() < 0.5
+        return True if minimal else rng.random() < 0.5
     if kind == "null":
         return None
+    if minimal and "format" not in schema:
+        return string.ascii_lowercase[: max(1, schema.get("minLength", 1))]
     return _witness_string(schema, rng)
 
 
@@ -195,12 +214,20 @@ class JsonSchemaEnv(Env):
 
     check_timeout_s = 5.0
 
-    def __init__(self, n: int = 200, seed: int = 0, tasks: list[str] | None = None, max_depth: int = 2) -> None:
+    def __init__(
+        self, n: int = 200, seed: int = 0, tasks: list[str] | None = None, max_depth: int = 2, max_fields: int = 5,
+        kinds: list[str] | None = None,
+    ) -> None:
         self.tasks = tasks or ["produce", "repair"]
         bad = [t for t in self.tasks if t not in ("produce", "repair")]
         if bad:
             raise ValueError(f"option tasks: unknown task {bad[0]!r}; known: produce, repair")
-        self.n, self.seed, self.max_depth = n, seed, max_depth
+        unknown = [k for k in kinds or [] if k not in PROPERTY_KINDS]
+        if unknown:
+            raise ValueError(f"option kinds: unknown kind {unknown[0]!r}; known: {', '.join(PROPERTY_KINDS)}")
+        if max_fields < 1:
+            raise ValueError(f"option max_fields: must be at least 1, got {max_fields}")
+        self.n, self.seed, self.max_depth, self.max_fields, self.kinds = n, seed, max_depth, max_fields, kinds
 
     def items(self, split: str = "train", seed: int = 0) -> list[Item]:
         from hermes4.envs.procedural.env import task_rng
@@ -209,9 +236,9 @@ class JsonSchemaEnv(Env):
         for index in range(self.n):
             rng = task_rng(f"json_schema|{split}", self.seed + seed, index)
             task = self.tasks[index % len(self.tasks)]
-            schema = random_schema(rng, max_depth=self.max_depth)
+            schema = random_schema(rng, max_depth=self.max_depth, max_fields=self.max_fields, kinds=self.kinds)
             example = witness(schema, rng)
-            schema_text = json.dumps(schema, indent=2)
+            schema_text = json.dumps(schema)  # compact, as function-calling prompts carry schemas
             if task == "produce":
                 text = f"{PRODUCE_MARKER}\n```json\n{schema_text}\n```\nReply with the JSON object only."
                 reference = {"task": task, "schema": schema}
@@ -277,8 +304,8 @@ def teach(ctx: TeacherContext) -> str | None:
             schema = json.loads(blocks[0])
         except json.JSONDecodeError:
             return None
-        value = witness(schema, ctx.rng)
-        reasoning = "I fill every required field with a value of the right type, respecting enums, formats and bounds."
+        value = witness(schema, ctx.rng, minimal=True)
+        reasoning = "I fill only the required fields, each with the simplest value its type, enum, format or bounds allow."
     elif REPAIR_MARKER in text and len(blocks) >= 2:
         import json_repair
 
@@ -294,4 +321,4 @@ def teach(ctx: TeacherContext) -> str | None:
         return None
     if ctx.mistaken:
         value = _break_value(value, schema, ctx.rng)
-    return _compose(ctx, reasoning, "```json\n" + json.dumps(value, indent=2) + "\n```")
+    return _compose(ctx, reasoning, "```json\n" + json.dumps(value) + "\n```")
