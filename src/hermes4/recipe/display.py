@@ -115,9 +115,8 @@ class RunDisplay:
 
     def _log_loop(self) -> None:
         while not self._stop.wait(self.log_every_s):
-            line = self._now_line()
-            if line:
-                self.console.print(line, highlight=False)
+            if self.step:  # a bare stage name (between its start and its first step) says nothing new
+                self.console.print(self._now_line(), highlight=False)
 
     def __rich__(self) -> Group:
         table = Table(title=self.title, title_justify="left", expand=False)

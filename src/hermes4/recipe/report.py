@@ -40,6 +40,10 @@ def _records(run: ResolvedRecipe, which: str) -> list[dict[str, Any]]:
     return read_samples(folder) if folder.is_dir() else []
 
 
+def _passed(records: list[dict[str, Any]]) -> int:
+    return sum(1 for r in records if (r.get("verdict") or {}).get("status") == "pass")
+
+
 def _tasks_with(run: ResolvedRecipe, headline: str) -> list[str]:
     assert run.recipe.eval is not None
     return [t.name for t in run.recipe.eval.tasks if t.headline == headline]
@@ -60,15 +64,17 @@ def headline_numbers(run: ResolvedRecipe) -> dict[str, dict[str, Count]]:
         records = _records(run, model)
         if not records:
             continue
-        by = lambda names, mode=None: [r for r in records if r["task"] in names and (mode is None or r["mode"] == mode)]  # noqa: E731
-        passed = lambda rs: sum(1 for r in rs if (r.get("verdict") or {}).get("status") == "pass")  # noqa: E731
+
+        def by(names: set[str], mode: str | None = None, records: list[dict[str, Any]] = records) -> list[dict[str, Any]]:
+            return [r for r in records if r["task"] in names and (mode is None or r["mode"] == mode)]
+
         for mode, measure in (("reasoning", "multi-step accuracy, reasoning"), ("non-reasoning", "multi-step accuracy, non-reasoning")):
             rs = by(multi, mode)
             if rs:
-                put(measure, model, Count(passed(rs), len(rs)))
+                put(measure, model, Count(_passed(rs), len(rs)))
         rs = by(long, "reasoning")
         if rs:
-            put("long-task accuracy, reasoning", model, Count(passed(rs), len(rs)))
+            put("long-task accuracy, reasoning", model, Count(_passed(rs), len(rs)))
             put(OVERLONG_LONG, model, Count(sum(1 for r in rs if r["output"].get("overlong")), len(rs)))
         reasoning = [r for r in records if r["mode"] == "reasoning"]
         if reasoning:
@@ -79,10 +85,10 @@ def headline_numbers(run: ResolvedRecipe) -> dict[str, dict[str, Count]]:
             put("tool-call validity (valid calls / calls written)", model,
                 Count(sum(int(d.get("tool_calls_valid", 0)) for d in details), sum(int(d.get("tool_calls_written", 0)) for d in details)))
             put("tool-use items with a valid call", model, Count(sum(1 for d in details if d.get("tool_calls_valid")), len(rs)))
-            put("tool-use accuracy", model, Count(passed(rs), len(rs)))
+            put("tool-use accuracy", model, Count(_passed(rs), len(rs)))
         rs = by(schema)
         if rs:
-            put("JSON-schema adherence", model, Count(passed(rs), len(rs)))
+            put("JSON-schema adherence", model, Count(_passed(rs), len(rs)))
     return out
 
 
