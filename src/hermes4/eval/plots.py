@@ -16,7 +16,8 @@ SIZES = {  # name -> (width, height) in pixels
 _MODE_STYLE = {"reasoning": {"alpha": 1.0, "hatch": None}, "non-reasoning": {"alpha": 0.45, "hatch": "//"}}
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (the one way hermes4 draws: files only)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)  # files only, never a window, safe in threads and on servers
@@ -31,7 +32,7 @@ def _figure(plt, name: str, height: int | None = None):
 
 
 def _colors(n: int) -> list[Any]:
-    plt = _pyplot()
+    plt = pyplot()
     cmap = plt.get_cmap("tab10")
     return [cmap(i % 10) for i in range(n)]
 
@@ -40,120 +41,115 @@ def _short(label: str, width: int = 16) -> str:
     return label if len(label) <= width else label[: width - 1] + "…"
 
 
+def _slots(runs: list[str]) -> tuple[list[tuple[int, str, str, float]], float]:
+    """One slot per (run, mode) inside each task's group: (run index, run, mode, x offset from the task), width."""
+    modes = list(_MODE_STYLE)
+    width = 0.8 / max(len(runs) * len(modes), 1)
+    slots = [(r, run, mode, -0.4 + width * (r * len(modes) + m + 0.5)) for r, run in enumerate(runs) for m, mode in enumerate(modes)]
+    return slots, width
+
+
+def _label_tasks(ax, rows: list[tuple[str, str]], ylabel: str, title: str) -> None:
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels([_short(label) for _, label in rows], rotation=30, ha="right")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+
+
+def save(plt, fig, path: Path, dpi: int = DPI) -> Path:
+    """Lay out, write and close `fig`; returns `path`."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
 def scores_plot(path: Path, rows: list[tuple[str, str]], runs: list[str], cell: Any) -> Path:
     """Grouped bars: per task (`rows`: key, label), one bar per (run, mode), with 95% CI whiskers.
     `cell(key, run, mode)` gives the score estimate (a dict with value/low/high in [0, 1]) or None."""
-    plt = _pyplot()
+    plt = pyplot()
     fig = _figure(plt, "scores")
     ax = fig.add_subplot(1, 1, 1)
-    modes = list(_MODE_STYLE)
-    groups = len(runs) * len(modes)
-    width = 0.8 / max(groups, 1)
+    slots, width = _slots(runs)
     colors = _colors(len(runs))
-    for r, run in enumerate(runs):
-        for m, mode in enumerate(modes):
-            xs, heights, lows, highs = [], [], [], []
-            for i, (row, _) in enumerate(rows):
-                estimate = cell(row, run, mode)
-                if estimate is None:
-                    continue
-                xs.append(i - 0.4 + width * (r * len(modes) + m + 0.5))
-                heights.append(100 * estimate["value"])
-                lows.append(100 * (estimate["value"] - estimate["low"]))
-                highs.append(100 * (estimate["high"] - estimate["value"]))
-            if xs:
-                style = _MODE_STYLE[mode]
-                ax.bar(xs, heights, width * 0.95, color=colors[r], alpha=style["alpha"], hatch=style["hatch"], edgecolor=colors[r],
-                       label=f"{run} · {mode}", yerr=[lows, highs], capsize=2, error_kw={"elinewidth": 0.8, "ecolor": "0.25"})
-    ax.set_xticks(range(len(rows)))
-    ax.set_xticklabels([_short(label) for _, label in rows], rotation=30, ha="right")
+    for r, run, mode, offset in slots:
+        xs, heights, lows, highs = [], [], [], []
+        for i, (row, _) in enumerate(rows):
+            estimate = cell(row, run, mode)
+            if estimate is None:
+                continue
+            xs.append(i + offset)
+            heights.append(100 * estimate["value"])
+            lows.append(100 * (estimate["value"] - estimate["low"]))
+            highs.append(100 * (estimate["high"] - estimate["value"]))
+        if xs:
+            style = _MODE_STYLE[mode]
+            ax.bar(xs, heights, width * 0.95, color=colors[r], alpha=style["alpha"], hatch=style["hatch"], edgecolor=colors[r],
+                   label=f"{run} · {mode}", yerr=[lows, highs], capsize=2, error_kw={"elinewidth": 0.8, "ecolor": "0.25"})
+    _label_tasks(ax, rows, "score (%)", "Score per benchmark and mode (bars: 95% bootstrap CI)")
     ax.set_ylim(0, 122)  # the band above 100 holds the legend
     ax.set_yticks(range(0, 101, 20))
-    ax.set_ylabel("score (%)")
-    ax.set_title("Score per benchmark and mode (bars: 95% bootstrap CI)")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, ncol=min(4, max(groups, 1)), loc="upper right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
+    ax.legend(fontsize=8, ncol=min(4, max(len(slots), 1)), loc="upper right")
+    return save(plt, fig, path)
 
 
 def overlong_plot(path: Path, rows: list[tuple[str, str]], runs: list[str], rate: Any) -> Path:
     """Grouped bars of the overlong rate (outputs that never closed </think>) per task, run and mode."""
-    plt = _pyplot()
+    plt = pyplot()
     fig = _figure(plt, "overlong")
     ax = fig.add_subplot(1, 1, 1)
-    modes = list(_MODE_STYLE)
-    groups = len(runs) * len(modes)
-    width = 0.8 / max(groups, 1)
+    slots, width = _slots(runs)
     colors = _colors(len(runs))
     top = 0.0
-    for r, run in enumerate(runs):
-        for m, mode in enumerate(modes):
-            xs, heights = [], []
-            for i, (row, _) in enumerate(rows):
-                value = rate(row, run, mode)
-                if value is None:
-                    continue
-                xs.append(i - 0.4 + width * (r * len(modes) + m + 0.5))
-                heights.append(100 * value)
-            if xs:
-                style = _MODE_STYLE[mode]
-                ax.bar(xs, heights, width * 0.95, color=colors[r], alpha=style["alpha"], hatch=style["hatch"], edgecolor=colors[r], label=f"{run} · {mode}")
-                top = max(top, *heights)
-    ax.set_xticks(range(len(rows)))
-    ax.set_xticklabels([_short(label) for _, label in rows], rotation=30, ha="right")
+    for r, run, mode, offset in slots:
+        xs, heights = [], []
+        for i, (row, _) in enumerate(rows):
+            value = rate(row, run, mode)
+            if value is None:
+                continue
+            xs.append(i + offset)
+            heights.append(100 * value)
+        if xs:
+            style = _MODE_STYLE[mode]
+            ax.bar(xs, heights, width * 0.95, color=colors[r], alpha=style["alpha"], hatch=style["hatch"], edgecolor=colors[r], label=f"{run} · {mode}")
+            top = max(top, *heights)
+    _label_tasks(ax, rows, "overlong (%)", "Overlong rate: outputs that never closed </think> within the budget (counted as wrong)")
     ax.set_ylim(0, max(10.0, top) * 1.25)
-    ax.set_ylabel("overlong (%)")
-    ax.set_title("Overlong rate: outputs that never closed </think> within the budget (counted as wrong)")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, ncol=min(4, max(groups, 1)), loc="upper right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
+    ax.legend(fontsize=8, ncol=min(4, max(len(slots), 1)), loc="upper right")
+    return save(plt, fig, path)
 
 
 def lengths_plot(path: Path, rows: list[tuple[str, str]], runs: list[str], lengths: Any) -> Path:
     """Box plots of completion tokens per task, run and mode (log scale); `lengths(row, run, mode)` -> list."""
-    plt = _pyplot()
+    plt = pyplot()
     fig = _figure(plt, "lengths")
     ax = fig.add_subplot(1, 1, 1)
-    modes = list(_MODE_STYLE)
-    groups = len(runs) * len(modes)
-    width = 0.8 / max(groups, 1)
+    slots, width = _slots(runs)
     colors = _colors(len(runs))
     handles = {}
-    for r, run in enumerate(runs):
-        for m, mode in enumerate(modes):
-            for i, (row, _) in enumerate(rows):
-                values = [max(v, 1) for v in (lengths(row, run, mode) or [])]
-                if not values:
-                    continue
-                x = i - 0.4 + width * (r * len(modes) + m + 0.5)
-                box = ax.boxplot([values], positions=[x], widths=width * 0.85, patch_artist=True, showfliers=True,
-                                 flierprops={"markersize": 2, "alpha": 0.5})
-                style = _MODE_STYLE[mode]
-                for patch in box["boxes"]:
-                    patch.set_facecolor(colors[r])
-                    patch.set_alpha(style["alpha"])
-                    if style["hatch"]:
-                        patch.set_hatch(style["hatch"])
-                handles[f"{run} · {mode}"] = box["boxes"][0]
+    for r, run, mode, offset in slots:
+        for i, (row, _) in enumerate(rows):
+            values = [max(v, 1) for v in (lengths(row, run, mode) or [])]
+            if not values:
+                continue
+            box = ax.boxplot([values], positions=[i + offset], widths=width * 0.85, patch_artist=True, showfliers=True,
+                             flierprops={"markersize": 2, "alpha": 0.5})
+            style = _MODE_STYLE[mode]
+            for patch in box["boxes"]:
+                patch.set_facecolor(colors[r])
+                patch.set_alpha(style["alpha"])
+                if style["hatch"]:
+                    patch.set_hatch(style["hatch"])
+            handles[f"{run} · {mode}"] = box["boxes"][0]
     ax.set_yscale("log")
-    ax.set_xticks(range(len(rows)))
-    ax.set_xticklabels([_short(label) for _, label in rows], rotation=30, ha="right")
+    _label_tasks(ax, rows, "completion tokens (log)", "Output length distribution per benchmark and mode")
     ax.set_xlim(-0.6, len(rows) - 0.4)
-    ax.set_ylabel("completion tokens (log)")
-    ax.set_title("Output length distribution per benchmark and mode")
     ax.grid(axis="y", alpha=0.3, which="both")
     if handles:
         ax.legend(list(handles.values()), list(handles), fontsize=8, ncol=min(4, len(handles)), loc="upper right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
+    return save(plt, fig, path)
 
 
 def table_height(rows: int) -> int:
@@ -162,7 +158,7 @@ def table_height(rows: int) -> int:
 
 def table_plot(path: Path, header: list[str], body: list[list[str]], title: str) -> Path:
     """The results table drawn as an image, for reading the report where HTML is not rendered."""
-    plt = _pyplot()
+    plt = pyplot()
     fig = _figure(plt, "table", table_height(len(body)))
     ax = fig.add_subplot(1, 1, 1)
     ax.axis("off")
@@ -179,7 +175,4 @@ def table_plot(path: Path, header: list[str], body: list[list[str]], title: str)
             cell_.set_text_props(ha="left")
             cell_.PAD = 0.02
     table.auto_set_column_width(list(range(len(header))))
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
+    return save(plt, fig, path)

@@ -126,11 +126,9 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _plot(path: Path, numbers: dict[str, dict[str, Count]], models: list[str], loss: list[tuple[int, float]]) -> Path:
-    import matplotlib
+    from hermes4.eval.plots import pyplot, save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, axes = plt.subplots(1, 4, figsize=(19, 4.4))
     labels = [MODEL_LABELS[m] for m in models]
     colors = ["#9aa5b8", "#3b6fb6", "#d9822b"]
@@ -162,10 +160,7 @@ def _plot(path: Path, numbers: dict[str, dict[str, Count]], models: list[str], l
         ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_title("SFT training loss", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(plt, fig, path, dpi=110)
 
 
 def write_recipe_report(run: ResolvedRecipe, summaries: dict[str, Any], timings: dict[str, float]) -> dict[str, Any]:
