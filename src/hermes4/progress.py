@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 from rich.console import Console
@@ -55,28 +55,30 @@ async def show_progress(
             done, total, status = counters.progress()
             bar.update(task, total=total or None, completed=done, status=status)
 
-        async def tick() -> None:
-            while True:
-                refresh()
-                await asyncio.sleep(0.25)
-
         with bar:
-            ticker = asyncio.create_task(tick())
             try:
-                yield
+                async with _repeat(refresh, 0.25, at_start=True):
+                    yield
             finally:
-                ticker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await ticker
                 refresh()
         return
 
-    async def log() -> None:
-        while True:
-            await asyncio.sleep(log_every_s)
-            console.print(f"{label}: {status_line(counters, unit)}", highlight=False)
+    async with _repeat(lambda: console.print(f"{label}: {status_line(counters, unit)}", highlight=False), log_every_s, at_start=False):
+        yield
 
-    ticker = asyncio.create_task(log())
+
+@contextlib.asynccontextmanager
+async def _repeat(action: Callable[[], None], every_s: float, *, at_start: bool) -> AsyncIterator[None]:
+    """Call `action` every `every_s` seconds (and once at the start when `at_start`) while the body runs."""
+
+    async def loop() -> None:
+        if at_start:
+            action()
+        while True:
+            await asyncio.sleep(every_s)
+            action()
+
+    ticker = asyncio.create_task(loop())
     try:
         yield
     finally:
