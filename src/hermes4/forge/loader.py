@@ -33,7 +33,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from hermes4.chat.messages import describe_validation_error
@@ -41,6 +40,7 @@ from hermes4.forge.conditions import ConditionError
 from hermes4.forge.graph import FunctionNode, Graph, GraphError, Node
 from hermes4.forge.nodes import Criterion, JudgeNode, LLMNode, Validation
 from hermes4.llm.types import Sampling
+from hermes4.store.readers import parse_yaml
 
 BUILTIN = ("default", "procedural", "nested_example")
 _COMMON = {"name", "kind", "pre", "post", "stage", "weight"}
@@ -67,12 +67,7 @@ def load_graph(spec: str | Path | dict[str, Any], *, base: Path | None = None) -
 
 
 def _graph_from_text(text: str, *, where: str, base: Path | None) -> Graph:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark else ""
-        raise GraphError(f"{where}:{line} invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    data = parse_yaml(text, where, GraphError)
     if not isinstance(data, dict):
         raise GraphError(f"{where}: a graph file holds a mapping with `name` and `nodes`")
     return _graph_from_dict(data, where=where, base=base)

@@ -292,17 +292,12 @@ def parse_recipe(data: Any, *, where: str = "recipe") -> Recipe:
 
 
 def read_recipe_file(path: str | Path) -> dict[str, Any]:
-    import yaml
+    from hermes4.store.readers import parse_yaml
 
     p = Path(path)
     if not p.is_file():
         raise RecipeError(f"{p}: no such recipe file")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f": line {mark.line + 1}" if mark else ""
-        raise RecipeError(f"{p}{line}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    data = parse_yaml(p.read_text(encoding="utf-8"), str(p), RecipeError)
     if not isinstance(data, dict):
         raise RecipeError(f"{p}: a recipe is a mapping of sections (name, out, model, data, train, ...)")
     return data

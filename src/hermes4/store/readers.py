@@ -38,6 +38,19 @@ def read_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
                 return  # the tail a writer has not finished (or a crash tore): not a record yet
 
 
+def parse_yaml(text: str, where: str, error: type[Exception] = StoreError) -> Any:
+    """`text` parsed as YAML; a syntax error raises `error` naming `where` and the line (`f.yaml: line 3: invalid
+    YAML: ...`), the one way recipes, training configs and graph files report it."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f": line {mark.line + 1}" if mark else ""
+        raise error(f"{where}{line}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+
+
 def _decode_line(path: Path, lineno: int, raw: bytes) -> dict[str, Any]:
     try:
         record = json.loads(raw)

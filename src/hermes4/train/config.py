@@ -228,16 +228,17 @@ def _format_error(section: str, exc: ValidationError) -> str:
     return "; ".join(lines)
 
 
-def _section(path: str | Path, key: str) -> dict[str, Any]:
-    import yaml
+def _read_yaml(path: str | Path) -> Any:
+    from hermes4.store.readers import parse_yaml
 
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"{p}: no such file")
-    try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: invalid YAML: {exc}") from None
+    return parse_yaml(p.read_text(encoding="utf-8"), str(p), ConfigError)
+
+
+def _section(doc: Any, path: str | Path, key: str) -> dict[str, Any]:
+    p = Path(path)
     # Other stages of a recipe live under their own top-level keys; this loader reads only its own.
     if not isinstance(doc, dict) or key not in doc:
         raise ConfigError(f"{p}: no `{key}:` section")
@@ -256,7 +257,7 @@ def parse_train_config(data: dict[str, Any], *, section: str = "train") -> Train
 def load_train_config(path: str | Path) -> TrainConfig:
     """Read the `train:` section of a recipe YAML; unknown top-level sections belong to other stages."""
     try:
-        return parse_train_config(_section(path, "train"))
+        return parse_train_config(_section(_read_yaml(path), path, "train"))
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}" if not str(exc).startswith(str(path)) else str(exc)) from None
 
@@ -272,10 +273,8 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
 def load_length_control_config(path: str | Path) -> LengthControlConfig:
     """Read `length_control:`; its `train:` overrides the recipe's `train:` section, and the model defaults
     to that run's export (the stage continues from the previous checkpoint)."""
-    data = dict(_section(path, "length_control"))
-    import yaml
-
-    doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    doc = _read_yaml(path)
+    data = dict(_section(doc, path, "length_control"))
     base = doc.get("train") if isinstance(doc.get("train"), dict) else None
     override = data.get("train") or {}
     if not isinstance(override, dict):
