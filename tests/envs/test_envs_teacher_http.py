@@ -3,39 +3,21 @@ chat completions for single generations, raw completions for the interleaved too
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
 from collections import Counter
 
 import pytest
 
 from hermes4.envs import get_env
 from hermes4.llm import Sampling, connect
+from hermes4.llm.spawn import serve, serve_command
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def teacher_url():
-    env = {**os.environ, "HERMES4_TEACHER_ERROR_RATE": "0.0"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hermes4", "serve", "--scripted", "hermes4.envs.procedural:teacher", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-    )
-    try:
-        url = None
-        for line in proc.stdout:
-            match = re.search(r"on (http://\S+)", line)
-            if match:
-                url = match[1].removesuffix("/v1")
-                break
-        assert url, "the server never printed its URL"
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with serve(serve_command(scripted="hermes4.envs.procedural:teacher", max_batch=8), env={"HERMES4_TEACHER_ERROR_RATE": "0.0"}) as served:
+        yield served.url.removesuffix("/v1")
 
 
 @pytest.mark.parametrize("thinking", [True, False])

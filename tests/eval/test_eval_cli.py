@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import signal
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from hermes4.eval import read_samples, stable_view
+from hermes4.llm.spawn import serve, serve_command
 from hermes4.store import list_shards
 
 pytestmark = pytest.mark.slow
@@ -35,25 +35,8 @@ def _env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def student_url():
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hermes4", "serve", "--scripted", "eval_scripts:paced_student", "--port", "0", "--max-batch", "64", "--name", "student"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=_env(),
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline()
-        match = re.search(r"(http://\S+/v1)", line)
-        assert match, f"server did not start: {line!r} {proc.stderr.read() if proc.poll() is not None else ''}"
-        yield match.group(1)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with serve(serve_command(scripted="eval_scripts:paced_student", max_batch=64, name="student"), env=_env()) as served:
+        yield served.url
 
 
 def eval_cmd(url: str, out: Path, *extra: str) -> list[str]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from hermes4.llm.spawn import serve, serve_command
 from hermes4.store import read_records
 
 HERE = Path(__file__).parent
@@ -18,25 +19,9 @@ HERE = Path(__file__).parent
 
 @pytest.fixture(scope="module")
 def teacher_url():
-    env = {**os.environ, "PYTHONPATH": f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "hermes4", "serve", "--scripted", "forge_teacher:teacher", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = server.stdout.readline()
-            if "http://" in line:
-                yield line.split()[-1].strip()
-                break
-            if server.poll() is not None:
-                pytest.fail(f"hermes4 serve exited: {line}")
-        else:
-            pytest.fail("hermes4 serve did not print its URL")
-    finally:
-        server.kill()
-        server.wait()
+    env = {"PYTHONPATH": f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    with serve(serve_command(scripted="forge_teacher:teacher", max_batch=8), env=env, startup_timeout=60) as served:
+        yield served.url
 
 
 def forge_cmd(url, seeds, out):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import os
 import random
-import re
 import signal
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from hermes4.llm.spawn import serve, serve_command
 from hermes4.store import list_shards, read_manifest, read_records
 
 pytestmark = pytest.mark.slow
@@ -33,25 +33,8 @@ def _env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def teacher_url():
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hermes4", "serve", "--scripted", "hermes4.envs.procedural:teacher", "--port", "0", "--max-batch", "64"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=_env(),
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline()
-        match = re.search(r"(http://\S+/v1)", line)
-        assert match, f"server did not start: {line!r} {proc.stderr.read() if proc.poll() is not None else ''}"
-        yield match.group(1)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with serve(serve_command(scripted="hermes4.envs.procedural:teacher", max_batch=64), env=_env()) as served:
+        yield served.url
 
 
 def sample_cmd(url: str, out: Path, *extra: str) -> list[str]:

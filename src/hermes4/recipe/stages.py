@@ -22,7 +22,7 @@ from rich.console import Console
 from hermes4.recipe.config import EvalTask, RecipeError
 from hermes4.recipe.display import RunDisplay
 from hermes4.recipe.resolve import ResolvedRecipe
-from hermes4.recipe.servers import Served, serve, serve_command
+from hermes4.llm.spawn import Served, serve, serve_command
 from hermes4.store import write_json_atomic
 
 # ------------------------------------------------------------------------------------------------ helpers
