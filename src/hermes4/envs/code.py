@@ -9,6 +9,7 @@ import json
 import pickle
 import re
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,46 @@ def decode_tests(value: Any) -> list[dict[str, Any]]:
     return json.loads(blob) if isinstance(blob, str) else blob
 
 
+@dataclass
+class CodeProblem:
+    """One LiveCodeBench-style row, read: the prompt the model sees and what its program is checked against."""
+
+    question: str
+    text: str  # the question, the starter code or the stdin/stdout instruction, and the answer format
+    tests: list[dict[str, Any]]
+    func_name: str | None
+
+
+def read_problem(row: dict[str, Any], *, where: str, number: int, public_only: bool = False) -> CodeProblem:
+    """A problem row (question, test cases as LiveCodeBench stores them, starter code, metadata); a row that cannot
+    be checked raises ValueError naming `where` and the row."""
+    question = row.get("question_content") or row.get("problem") or row.get("question")
+    if not isinstance(question, str):
+        raise ValueError(f"{where}: row {number}: needs 'question_content' (or 'problem')")  # noqa: TRY004 (bad data)
+    metadata = row.get("metadata") or {}
+    if isinstance(metadata, str):
+        metadata = json.loads(metadata) if metadata.strip() else {}
+    try:
+        tests = decode_tests(row.get("public_test_cases") or row.get("tests"))
+        if not public_only:
+            tests += decode_tests(row.get("private_test_cases"))
+    except (ValueError, zlib.error, pickle.UnpicklingError) as exc:
+        raise ValueError(f"{where}: row {number}: unreadable test cases ({exc})") from None
+    if not tests:
+        raise ValueError(f"{where}: row {number}: no test cases")
+    func_name = metadata.get("func_name") or row.get("func_name")
+    if any(t.get("testtype") == "functional" for t in tests) and not func_name:
+        raise ValueError(f"{where}: row {number}: functional tests need metadata.func_name")
+    starter = str(row.get("starter_code") or "")
+    text = question.strip()
+    if starter.strip():
+        text += f"\n\nComplete this code:\n```python\n{starter.rstrip()}\n```"
+    else:
+        text += "\n\nRead the input from standard input and write the answer to standard output."
+    text += "\n\nWrite your solution in Python inside one ```python code block."
+    return CodeProblem(question, text, tests, func_name)
+
+
 def normalise_output(text: str) -> list[str]:
     """stdout compared line by line with trailing whitespace and trailing blank lines ignored."""
     lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
@@ -88,36 +129,13 @@ class CodeEnv(Env):
     def items(self, split: str = "train", seed: int = 0) -> list[Item]:
         out = []
         for number, row in enumerate(self.rows, 1):
-            question = row.get("question_content") or row.get("problem") or row.get("question")
-            if not isinstance(question, str):
-                raise ValueError(f"{self.path}: row {number}: needs 'question_content' (or 'problem')")  # noqa: TRY004 (bad data)
-            metadata = row.get("metadata") or {}
-            if isinstance(metadata, str):
-                metadata = json.loads(metadata) if metadata.strip() else {}
-            try:
-                tests = decode_tests(row.get("public_test_cases") or row.get("tests"))
-                if not self.public_only:
-                    tests += decode_tests(row.get("private_test_cases"))
-            except (ValueError, zlib.error, pickle.UnpicklingError) as exc:
-                raise ValueError(f"{self.path}: row {number}: unreadable test cases ({exc})") from None
-            if not tests:
-                raise ValueError(f"{self.path}: row {number}: no test cases")
-            func_name = metadata.get("func_name") or row.get("func_name")
-            if any(t.get("testtype") == "functional" for t in tests) and not func_name:
-                raise ValueError(f"{self.path}: row {number}: functional tests need metadata.func_name")
-            starter = row.get("starter_code") or ""
-            text = question.strip()
-            if starter.strip():
-                text += f"\n\nComplete this code:\n```python\n{starter.rstrip()}\n```"
-            else:
-                text += "\n\nRead the input from standard input and write the answer to standard output."
-            text += "\n\nWrite your solution in Python inside one ```python code block."
+            problem = read_problem(row, where=str(self.path), number=number, public_only=self.public_only)
             qid = row.get("question_id") or row.get("id") or number
             out.append(
                 Item(
-                    id=f"code-{hashlib.sha256(f'{qid}|{question}'.encode()).hexdigest()[:12]}",
-                    prompt=Conversation(messages=[Message(role="user", content=text)]),
-                    reference={"tests": tests, "func_name": func_name},
+                    id=f"code-{hashlib.sha256(f'{qid}|{problem.question}'.encode()).hexdigest()[:12]}",
+                    prompt=Conversation(messages=[Message(role="user", content=problem.text)]),
+                    reference={"tests": problem.tests, "func_name": problem.func_name},
                     meta={"question_id": qid, "title": row.get("question_title"), "difficulty": row.get("difficulty")},
                 )
             )

@@ -349,10 +349,7 @@ def _refusal(rows: list[dict[str, Any]], options: dict[str, Any]) -> tuple[list[
 
 
 def _livecodebench(rows: list[dict[str, Any]], options: dict[str, Any]) -> tuple[list[Item], Env | None, Rubric | None]:
-    import pickle
-    import zlib
-
-    from hermes4.envs.code import CodeEnv, decode_tests
+    from hermes4.envs.code import CodeEnv, read_problem
 
     since, until = options["since"], options["until"]
     for name, value in (("since", since), ("until", until)):
@@ -364,30 +361,13 @@ def _livecodebench(rows: list[dict[str, Any]], options: dict[str, Any]) -> tuple
         date = str(row.get("contest_date") or "")[:10]
         if (since and date and date < since) or (until and date and date > until):
             continue  # outside the window (the paper: problems from August 2024 on)
-        question = str(_need(row, number, "livecodebench", "question_content", "problem"))
-        metadata = row.get("metadata") or {}
-        if isinstance(metadata, str):
-            metadata = json.loads(metadata) if metadata.strip() else {}
         try:
-            tests = decode_tests(row.get("public_test_cases"))
-            if not options["public_only"]:
-                tests += decode_tests(row.get("private_test_cases"))
-        except (ValueError, zlib.error, pickle.UnpicklingError) as exc:
-            raise TaskError(f"livecodebench: row {number}: unreadable test cases ({exc})") from None
-        if not tests:
-            raise TaskError(f"livecodebench: row {number}: no test cases")
-        func_name = metadata.get("func_name")
-        if any(t.get("testtype") == "functional" for t in tests) and not func_name:
-            raise TaskError(f"livecodebench: row {number}: functional tests need metadata.func_name")
-        starter = str(row.get("starter_code") or "")
-        text = question.strip()
-        if starter.strip():
-            text += f"\n\nComplete this code:\n```python\n{starter.rstrip()}\n```"
-        else:
-            text += "\n\nRead the input from standard input and write the answer to standard output."
-        text += "\n\nWrite your solution in Python inside one ```python code block."
+            problem = read_problem(row, where="livecodebench", number=number, public_only=options["public_only"])
+        except ValueError as exc:
+            raise TaskError(str(exc)) from None
         meta = {"question_id": row.get("question_id"), "contest_date": date, "difficulty": row.get("difficulty"), "platform": row.get("platform")}
-        items.append(Item(id=ids(row.get("question_id"), question), prompt=_user(text), reference={"tests": tests, "func_name": func_name}, meta=meta))
+        items.append(Item(id=ids(row.get("question_id"), problem.question), prompt=_user(problem.text),
+                          reference={"tests": problem.tests, "func_name": problem.func_name}, meta=meta))
     if not items:
         raise TaskError(f"livecodebench: no problems between since={since or '-'} and until={until or '-'}")
     return items, CodeEnv(time_limit_s=options["time_limit_s"], public_only=options["public_only"]), None
