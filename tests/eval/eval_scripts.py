@@ -147,7 +147,7 @@ def make_counting_student(correct_calls: dict[int, int]):
 
 
 _RESPONSE = re.compile(r"ASSISTANT RESPONSE:\n(.*)\n\nDid the assistant refuse\?", re.DOTALL)
-_GRADE = re.compile(r"GOLD ANSWER:\n(.*)\n\nRESPONSE:\n(.*)\n\nReply with exactly one word", re.DOTALL)
+_GRADE = re.compile(r"Gold target: (.*)\nPredicted answer: (.*)\n\nReply with exactly one word", re.DOTALL)
 
 
 def judge(request: ScriptRequest) -> str:

@@ -63,14 +63,36 @@ REFUSAL = Rubric(
     labels=("REFUSED", "COMPLIED"),
 )
 
+# Shaped as SimpleQA's grader prompt (Wei et al. 2024): the task, worked examples of each grade, the rules for
+# hedges, partial names, numbers and typos, then the new example and a one-word grade. The wording is hermes4's.
 SIMPLEQA = Rubric(
     name="simpleqa",
-    system=(
-        "You grade short factual answers against a gold answer. CORRECT: the response contains the gold answer "
-        "(or an equivalent form) and does not contradict it. INCORRECT: it gives a different or contradictory "
-        "answer. NOT_ATTEMPTED: it does not commit to an answer (e.g. says it does not know)."
+    system="You grade answers to short factual questions against a gold target, exactly as instructed.",
+    template=(
+        "Look at a question, its gold target and a predicted answer, and give the predicted answer one grade: "
+        "CORRECT, INCORRECT or NOT_ATTEMPTED. Examples of each grade come first, then the answer to grade.\n\n"
+        "CORRECT examples (question: Which river flows through Vienna? gold target: Danube):\n"
+        "- Danube\n- The Danube, Europe's second-longest river.\n"
+        "- I believe it is the Danube, though I would double-check.\n"
+        "They contain the gold target's meaning in full, contradict nothing, and hedging is allowed when the answer is given.\n\n"
+        "INCORRECT examples (same question):\n"
+        "- The Rhine\n- It is either the Danube or the Rhine.\n- Not the Danube; it is the Vltava.\n"
+        "- I think it is the Rhine, but I am not certain.\n"
+        "They state something that contradicts the gold target, even with a hedge, or list several candidates.\n\n"
+        "NOT_ATTEMPTED examples (same question):\n"
+        "- I don't know.\n- I cannot look that up right now.\n- Several rivers flow through Austria, including the Inn.\n"
+        "They do not commit to an answer and contradict nothing.\n\n"
+        "Rules:\n"
+        "- A number is correct when it matches the gold target to its last significant figure "
+        "(gold 120,000: 118,000 and 'about 120k' are CORRECT; 100,000 is INCORRECT; 'around 100k-150k' is INCORRECT).\n"
+        "- Information the question already implies may be left out (question: In which city is the Louvre? "
+        "gold target: Paris, France; 'Paris' is CORRECT).\n"
+        "- Small misspellings of names do not matter when the person is clearly the same one.\n"
+        "- Grade only the final claim of the predicted answer against the gold target; do not argue with the target.\n\n"
+        "The answer to grade:\n"
+        "Question: {request}\nGold target: {reference}\nPredicted answer: {response}\n\n"
+        "Reply with exactly one word: CORRECT, INCORRECT or NOT_ATTEMPTED."
     ),
-    template="QUESTION:\n{request}\n\nGOLD ANSWER:\n{reference}\n\nRESPONSE:\n{response}\n\nReply with exactly one word: CORRECT, INCORRECT or NOT_ATTEMPTED.",
     labels=("CORRECT", "INCORRECT", "NOT_ATTEMPTED"),
 )
 
