@@ -19,7 +19,8 @@ class DatasetError(ValueError):
 
 def sample_path(benchmark: str) -> Path:
     """The sample file hermes4 ships for a benchmark (written by the project in the benchmark's public format)."""
-    return DATA_DIR / f"{benchmark}.jsonl"
+    json_file = DATA_DIR / f"{benchmark}.json"  # benchmarks published as one JSON object (CreativeWriting3's prompts)
+    return json_file if json_file.exists() else DATA_DIR / f"{benchmark}.jsonl"
 
 
 def describe_source(source: str, benchmark: str) -> str:
@@ -110,6 +111,9 @@ def _read_json(path: Path) -> list[dict[str, Any]]:
             for pair in entry["qa_pairs"]
             if isinstance(pair, dict)
         ]
+    if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()) and not {"examples", "data", "rows"} & set(value):
+        # rows keyed by id (CreativeWriting3's prompt file: {"1": {"title", "writing_prompt", ...}}): the key is kept
+        return [{"_key": key, **row} for key, row in value.items()]
     if isinstance(value, dict):
         for key in ("examples", "data", "rows"):
             if isinstance(value.get(key), list):

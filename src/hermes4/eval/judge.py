@@ -36,17 +36,27 @@ class JudgeConfig(BaseModel):
 
 @dataclass(frozen=True)
 class Rubric:
-    """What the judge is asked and which one-word labels it may answer with."""
+    """What the judge is asked and how its answer is read.
+
+    kind `label`: one call, the answer is one of `labels` (refusal, SimpleQA). kind `pairwise`: Arena-Hard's
+    protocol, two calls with the model's answer and the baseline's swapped between positions A and B (template
+    fields request, answer_a, answer_b), the answer one of `labels` ([[A>>B]] ... [[B>>A]]). kind `scores`: one
+    call, the answer a `Criterion: score` line per criterion on 0..`scale`; `negative` criteria count inverted."""
 
     name: str
     system: str
-    template: str  # str.format fields: request, response, reference
-    labels: tuple[str, ...]
+    template: str  # str.format fields: request, response, reference (pairwise: request, answer_a, answer_b)
+    labels: tuple[str, ...] = ()
+    kind: str = "label"
+    criteria: tuple[str, ...] = ()
+    negative: tuple[str, ...] = ()
+    scale: float = 20.0
 
     @property
     def version(self) -> str:
         """A hash of the rubric text: editing the wording re-keys every judged sample."""
-        return content_id(self.name, self.system, self.template, list(self.labels), length=12)
+        extra = [self.kind, list(self.criteria), list(self.negative), self.scale] if self.kind != "label" else []
+        return content_id(self.name, self.system, self.template, list(self.labels), *extra, length=12)
 
 
 REFUSAL = Rubric(
@@ -139,12 +149,17 @@ class Judge:
 
     async def decide(self, rubric: Rubric, *, request: str, response: str, reference: str = "") -> tuple[str, str]:
         """(label, the judge's raw output); raises JudgeFailure."""
+        answer, output = await self.ask(rubric, request=request, response=response, reference=reference)
+        return read_label(answer, rubric.labels), output
+
+    async def ask(self, rubric: Rubric, **fields: str) -> tuple[str, str]:
+        """(the judge's final answer, its raw output) for the rubric filled with `fields`; raises JudgeFailure."""
         from hermes4.llm import Sampling
 
         conversation = Conversation(
             messages=[
                 Message(role="system", content=rubric.system),
-                Message(role="user", content=rubric.template.format(request=request, response=response, reference=reference)),
+                Message(role="user", content=rubric.template.format(**fields)),
             ]
         )
         sampling = Sampling(
@@ -154,14 +169,21 @@ class Judge:
             completions = await self.llm.chat(conversation, sampling=sampling, thinking=False)
         except Exception as exc:  # noqa: BLE001 (after the client's own retries: the judge is unavailable)
             raise JudgeFailure(f"judge call failed: {type(exc).__name__}: {exc}") from None
-        output = completions[0].text
-        return read_label(completions[0].parsed.content, rubric.labels), output
+        return completions[0].parsed.content or "", completions[0].text
 
 
 async def judged_verdict(judge: Judge | None, rubric: Rubric, *, request: str, response: str, reference: dict[str, Any]) -> Verdict:
     """The verdict of a judge-graded sample: refusal (inverted categories reward refusing) or SimpleQA grading."""
     if judge is None:
         return Verdict("error", 0.0, {"judge_failure": "no judge configured (pass --judge)"})
+    if rubric.kind != "label":
+        from hermes4.eval.benchmarks.judged import pairwise_verdict, scored_verdict
+
+        score = pairwise_verdict if rubric.kind == "pairwise" else scored_verdict
+        try:
+            return await score(judge, rubric, request=request, response=response, reference=reference)
+        except JudgeFailure as failure:
+            return Verdict("error", 0.0, {"judge_failure": str(failure), "judge_output": failure.output[-2000:]})
     try:
         label, output = await judge.decide(rubric, request=request, response=response, reference=str(reference.get("answer", "")))
     except JudgeFailure as failure:

@@ -29,7 +29,7 @@ from hermes4.eval.datasets import SAMPLE, DatasetError, describe_source, load_ro
 from hermes4.eval.judge import REFUSAL, SIMPLEQA, Rubric
 from hermes4.store import content_id, derive_seed
 
-METRICS = ("accuracy", "f1", "ifeval", "refusal", "simpleqa")
+METRICS = ("accuracy", "f1", "ifeval", "refusal", "simpleqa", "winrate", "rewardbench", "rubric")
 
 
 class TaskError(ValueError):
@@ -426,6 +426,33 @@ def _ifeval(rows: list[dict[str, Any]], options: dict[str, Any]) -> tuple[list[I
     return items, IFEvalEnv(), None
 
 
+# ------------------------------------------------------------------- judge-era benchmarks (eval/benchmarks/)
+
+
+def _arena_hard(rows: list[dict[str, Any]], options: dict[str, Any]) -> tuple[list[Item], Env | None, Rubric | None]:
+    from hermes4.eval.benchmarks.arena_hard import build
+
+    return build(rows, options)
+
+
+def _rewardbench(rows: list[dict[str, Any]], options: dict[str, Any]) -> tuple[list[Item], Env | None, Rubric | None]:
+    from hermes4.eval.benchmarks.rewardbench import build
+
+    return build(rows, options)
+
+
+def _eqbench3(rows: list[dict[str, Any]], options: dict[str, Any]) -> tuple[list[Item], Env | None, Rubric | None]:
+    from hermes4.eval.benchmarks.creative import build_eqbench3
+
+    return build_eqbench3(rows, options)
+
+
+def _creative_writing3(rows: list[dict[str, Any]], options: dict[str, Any]) -> tuple[list[Item], Env | None, Rubric | None]:
+    from hermes4.eval.benchmarks.creative import build_creative_writing3
+
+    return build_creative_writing3(rows, options)
+
+
 # ---------------------------------------------------------------------------------------------- registry
 
 _COMMON: dict[str, tuple[type, Any, str]] = {
@@ -459,10 +486,22 @@ BENCHMARKS: dict[str, Benchmark] = {
         Benchmark("mmlu_pro", "MMLU-Pro", "accuracy", _mmlu_pro, 31, {"subjects": (list, [], "categories to keep, joined with +")}),
         Benchmark("simpleqa", "SimpleQA", "simpleqa", _simpleqa, 32, {"grader": (str, "match", "match (normalised string) or judge")}),
         Benchmark("ifeval", "IFEval", "ifeval", _ifeval, 40, split="train"),
-        Benchmark("refusalbench", "RefusalBench", "refusal", _refusal, 41),
+        Benchmark("arena_hard", "Arena-Hard v1", "winrate", _arena_hard, 41, {"baseline": (str, "", "the baseline model's answers (model_answer/<name>.jsonl); the sample has its own")}),
+        Benchmark("refusalbench", "RefusalBench", "refusal", _refusal, 42),
+        Benchmark(
+            "rewardbench",
+            "RewardBench",
+            "rewardbench",
+            _rewardbench,
+            43,
+            {"subsets": (list, [], "subsets to keep, joined with +"), "order_seed": (int, 0, "seed of the chosen answer's position")},
+            split="filtered",
+        ),
         Benchmark("drop", "DROP", "f1", _drop, 50, split="validation"),
         Benchmark("musr", "MuSR", "accuracy", _musr, 51, split="murder_mysteries"),
         Benchmark("obqa", "OBQA", "accuracy", _obqa, 52),
+        Benchmark("eqbench3", "EQBench3", "rubric", _eqbench3, 60),
+        Benchmark("creative_writing3", "CreativeWriting3", "rubric", _creative_writing3, 61, {"iterations": (int, 1, "seed modifiers per prompt (the benchmark runs 3)")}),
     ]
 }
 
