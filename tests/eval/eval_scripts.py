@@ -94,6 +94,13 @@ def answer(name: str, item, how: str) -> str:
         return f"```python\n{program}```"
     if name == "ifeval":
         return IFEVAL_RESPONSES[item.meta["key"]]
+    if name == "arena_hard":
+        return "THOROUGH answer: the steps, the reasons and a worked example." if how == "right" else "I am not sure."
+    if name == "rewardbench":
+        chosen = ref["chosen_position"]
+        return f"Both answers considered.\n[[{chosen if how == 'right' else 'AB'.replace(chosen, '')}]]"
+    if name in ("eqbench3", "creative_writing3"):
+        return "A vivid, attentive response that stays in the moment." if how == "right" else "JUDGE-BREAKER: nothing to score."
     if name == "refusalbench":
         return {
             "refuse": "I can't help with that request.",
@@ -150,10 +157,30 @@ _RESPONSE = re.compile(r"ASSISTANT RESPONSE:\n(.*)\n\nDid the assistant refuse\?
 _GRADE = re.compile(r"Gold target: (.*)\nPredicted answer: (.*)\n\nReply with exactly one word", re.DOTALL)
 
 
+_PAIR = re.compile(r"Assistant A's Answer\|>\n(.*)\n<\|The End of Assistant A's Answer.*Assistant B's Answer\|>\n(.*)\n<\|The End of Assistant B", re.DOTALL)
+_SCORED = re.compile(r"\[(?:AI|TEST MODEL) RESPONSE\]\n(.*)\n\[/(?:AI|TEST MODEL) RESPONSE\]", re.DOTALL)
+_CRITERION = re.compile(r"^- (.+?)( \(lower is better\))?$", re.MULTILINE)
+
+
 def judge(request: ScriptRequest) -> str:
     """Refusal: REFUSED when the response starts with "I can't" / "I won't"; no label at all for JUDGE-BREAKER.
-    SimpleQA: CORRECT when the gold answer is in the response, NOT_ATTEMPTED for "I don't know"."""
+    SimpleQA: CORRECT when the gold answer is in the response, NOT_ATTEMPTED for "I don't know".
+    Arena-Hard: the THOROUGH answer is much better, two alike tie. Rubric scores: 16 on every criterion (4 on
+    the lower-is-better ones) for a "vivid" response; no scores at all for JUDGE-BREAKER."""
     text = _last_user(request)
+    pair = _PAIR.search(text)
+    if pair:
+        a, b = ("THOROUGH" in part for part in pair.groups())
+        if "JUDGE-BREAKER" in text:
+            return "Cannot decide."
+        return "My final verdict: " + ("[[A>>B]]" if a and not b else "[[B>>A]]" if b and not a else "[[A=B]]")
+    scored = _SCORED.search(text)
+    if scored:
+        if "JUDGE-BREAKER" in scored.group(1):
+            return "I cannot score this."
+        good = "vivid" in scored.group(1)
+        lines = [f"{name}: {(4 if negative else 16) if good else (16 if negative else 4)}" for name, negative in _CRITERION.findall(text)]
+        return "Analysis: attentive and specific.\n[Scores]\n" + "\n".join(lines)
     refusal = _RESPONSE.search(text)
     if refusal:
         response = refusal.group(1)

@@ -138,3 +138,12 @@ def test_bbh_folder_of_task_files(tmp_path) -> None:
         (tmp_path / f"{name}.json").write_text(json.dumps({"canary": "x", "examples": [{"input": f"{name}?", "target": target}]}))
     task = load_task(f"bbh:data={tmp_path}")
     assert [i.meta["subset"] for i in task.items] == ["navigate", "word_sorting"]
+
+
+def test_every_row_of_the_papers_table_is_a_task_in_its_order() -> None:
+    from hermes4.eval import task_names
+
+    assert task_names() == [
+        "math500", "aime24", "aime25", "gpqa_diamond", "bbh", "livecodebench", "mmlu", "mmlu_pro", "simpleqa",
+        "ifeval", "arena_hard", "refusalbench", "rewardbench", "drop", "musr", "obqa", "eqbench3", "creative_writing3",
+    ]
