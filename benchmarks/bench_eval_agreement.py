@@ -8,8 +8,9 @@
   through ExprExtractionConfig + LatexExtractionConfig(boxed_match_priority=0), first_match, float rounding 5).
 - BBH: extraction + exact match against lm-eval's BBH (strict-match regex, take_first, exact_match with its
   regexes_to_ignore and ignore_case).
+- Multiple choice: letter extraction against simple-evals' answer pattern, on the issue's answer shapes.
 
-Prints agreement per type and every disagreement; math and BBH differences are named with the reason hermes4
+Prints agreement per type and every disagreement; math, BBH and multiple-choice differences are named with the reason hermes4
 differs on purpose (an unnamed one is printed as UNEXPLAINED and makes the exit status 1).
 
 Needs the bench extra (`pip install -e .[bench]`, which brings lm-eval). Run:
@@ -318,6 +319,56 @@ def bench_bbh() -> bool:
     return ok
 
 
+# ----------------------------------------------------------------------------------------- multiple choice
+
+# simple-evals' answer pattern for multiple choice (first match, case-insensitive), written out here.
+SIMPLE_EVALS_CHOICE = r"(?i)Answer[ \t]*:[ \t]*\$?([A-D])\$?"
+CHOICE_REASONS = {
+    "option_line": "the answer is given only as its option line; hermes4 reads the letter that introduces it",
+    "answer_option": "'Answer: Option C' names C; the reference stops at the word 'Option'",
+    "answer_dash": "'Answer - C' names C; the reference needs a colon",
+    "answer_is": "'the answer is (c)' names C; the reference needs 'Answer:'",
+    "correct_option": "'The correct option is C.' names C; the reference needs 'Answer:'",
+    "corrected": "the model corrects itself: hermes4 takes the last answer; the reference the first",
+    "word": "'Answer: Because ...' names no letter; the reference reads the B of 'Because' (hermes4 finds none, never a false one)",
+    "bold": "markdown bold around 'Answer:' (as chat models write it); the reference needs the colon right before the letter",
+}
+CHOICE_CASES = [
+    ("plain", "C", "Thinking.\nAnswer: C"),
+    ("dollar", "C", "Answer: $C$"),
+    ("bold", "B", "**Answer:** B"),
+    ("option_line", "B", "Reasoning first.\nB) London"),
+    ("option_line", "C", "Reasoning first.\nC. Berlin"),
+    ("answer_option", "C", "Answer: Option C"),
+    ("answer_dash", "C", "Answer - C"),
+    ("answer_is", "C", "So the answer is (c)"),
+    ("correct_option", "C", "The correct option is C."),
+    ("corrected", "B", "Answer: A\nOn reflection that is wrong.\nAnswer: B"),
+    ("word", "D", "Answer: Because the gas expands."),
+]
+
+
+def bench_choice() -> bool:
+    import re
+
+    from hermes4.eval.checkers import extract_choice
+
+    ok, agree = True, 0
+    print("Multiple choice vs simple-evals' answer pattern")
+    for kind, correct, text in CHOICE_CASES:
+        ours = extract_choice(text, 4)[0]
+        match = re.search(SIMPLE_EVALS_CHOICE, text)
+        theirs = match.group(1) if match else None
+        if (ours == correct) == (theirs == correct) and ours == theirs:
+            agree += 1
+            continue
+        reason = CHOICE_REASONS.get(kind)
+        ok &= reason is not None and (ours == correct or theirs != correct)
+        print(f"  DIFFER {kind}: correct={correct} hermes4={ours} simple-evals={theirs} text={text!r}\n    why: {reason or 'UNEXPLAINED'}")
+    print(f"  agree {agree}/{len(CHOICE_CASES)}")
+    return ok
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--per-type", type=int, default=300, help="generated IFEval responses per instruction type")
@@ -325,7 +376,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     _offline_punkt_tab()
-    results = [bench_ifeval(args.per_type, args.seed), bench_drop(args.drop_cases, args.seed), bench_math(), bench_bbh()]
+    results = [bench_ifeval(args.per_type, args.seed), bench_drop(args.drop_cases, args.seed), bench_math(), bench_bbh(), bench_choice()]
     return 0 if all(results) else 1
 
 
