@@ -46,6 +46,7 @@ def _loaded() -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=4096)  # deterministic (seeded), and IFEval's loose rule asks about near-copies of a text
 def identify(text: str) -> str | None:
     """langdetect's language code for `text` (seeded), or None where it finds no features (e.g. no letters)."""
     _loaded()

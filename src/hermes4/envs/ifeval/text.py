@@ -57,5 +57,6 @@ def split_sentences(text: str) -> list[str]:
     return sentence_tokenizer().tokenize(text)
 
 
+@functools.lru_cache(maxsize=4096)
 def count_sentences(text: str) -> int:
     return len(split_sentences(text))
