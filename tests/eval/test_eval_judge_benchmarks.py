@@ -41,9 +41,10 @@ def test_four_judge_benchmarks_run_end_to_end(tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     cells = {(c["task"], c["mode"]): c for c in json.loads((out / "metrics.json").read_text())["cells"]}
     score = lambda task, mode: cells[(task, mode)]["score"]["value"]
-    # Arena-Hard: the thorough answer wins both swapped games, decisively; a tie counts half.
+    # Arena-Hard: the thorough answer wins both swapped games, decisively (weight 3 each); a tie counts half
+    # (weight 1); the share is pooled over every game.
     assert score("arena_hard", "reasoning") == 1.0
-    assert score("arena_hard", "non-reasoning") == pytest.approx((1 + 0.5 + 1) / 3)
+    assert score("arena_hard", "non-reasoning") == pytest.approx((6 + 1 + 6) / (6 + 2 + 6))
     # RewardBench: per subset, per section, then the mean of the four sections.
     assert score("rewardbench", "reasoning") == 1.0
     direct = cells[("rewardbench", "non-reasoning")]

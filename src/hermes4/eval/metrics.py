@@ -205,6 +205,8 @@ def cell_metrics(task: str, mode: str, metric: str, records: list[dict[str, Any]
         _refusal(cell, records, seed)
     if metric == "rewardbench":
         _rewardbench(cell, records, seed)
+    if metric == "winrate":
+        _winrate(cell, groups, seed)
     cell.secondary = {k: v for k, v in cell.secondary.items() if v is not None}
     return cell
 
@@ -250,6 +252,22 @@ def _refusal(cell: CellMetrics, records: list[dict[str, Any]], seed: int) -> Non
             "refused": sum(1 for r in scored if (r["verdict"].get("details") or {}).get("refused")),
             "judge_failures": sum(1 for r in rows if "judge_failure" in ((r.get("verdict") or {}).get("details") or {})),
         }
+
+
+def _winrate(cell: CellMetrics, groups: dict[str, list[dict[str, Any]]], seed: int) -> None:
+    """Arena-Hard: the model's share of weighted games won against the baseline, pooled over every game (what a
+    Bradley-Terry fit against one baseline gives); a scored sample without games (overlong) lost both."""
+    wins, weights = [], []
+    for records in groups.values():
+        scored = _scored(records)
+        if not scored:
+            continue
+        games = [((r.get("verdict") or {}).get("details") or {}).get("games") or [{"score": 0.0, "weight": 1}] * 2 for r in scored]
+        wins.append(sum(g["score"] * g["weight"] for sample in games for g in sample) / len(scored))
+        weights.append(sum(g["weight"] for sample in games for g in sample) / len(scored))
+    estimate = bootstrap(wins, weights, seed=seed + 500)
+    if estimate is not None:
+        cell.score = estimate
 
 
 def _rewardbench(cell: CellMetrics, records: list[dict[str, Any]], seed: int) -> None:

@@ -19,7 +19,8 @@ PAIRWISE_LABELS = tuple(_AS_B)
 
 async def pairwise_verdict(judge: Judge, rubric: Rubric, *, request: str, response: str, reference: dict[str, Any]) -> Verdict:
     """Two games: the baseline as A and the model as B, then swapped. Reward: the model's weighted win share
-    (win 1, tie 0.5, loss 0; decisive verdicts weigh 3); pass when it is at least a tie."""
+    (win 1, tie 0.5, loss 0; decisive verdicts weigh 3); pass when it is at least a tie. The games are kept in the
+    details, so the task's win rate pools them over all questions (metric `winrate`)."""
     baseline = str(reference.get("baseline", ""))
     games = []
     for model_at in ("B", "A"):
