@@ -111,8 +111,17 @@ def answer(name: str, item, how: str) -> str:
     raise KeyError(name)
 
 
+def _item_of(request: ScriptRequest) -> tuple[str, int, object]:
+    """The task item a request answers: by its last user turn, or its first one (later turns of EQBench3's scenarios)."""
+    found = _index().get(_last_user(request))
+    if found is None:
+        assert request.conversation is not None
+        found = _index()[next(m.content or "" for m in request.conversation.messages if m.role == "user")]
+    return found
+
+
 def respond(request: ScriptRequest, plans: dict[str, dict[str, list[str]]] = PLAN) -> str:
-    name, index, item = _index()[_last_user(request)]
+    name, index, item = _item_of(request)
     how = behaviour(name, index, request.thinking, plans)
     text = answer(name, item, how)
     if how == "overlong" or not request.thinking:
@@ -180,7 +189,8 @@ def judge(request: ScriptRequest) -> str:
             return "I cannot score this."
         good = "vivid" in scored.group(1)
         lines = [f"{name}: {(4 if negative else 16) if good else (16 if negative else 4)}" for name, negative in _CRITERION.findall(text)]
-        return "Analysis: attentive and specific.\n[Scores]\n" + "\n".join(lines)
+        turns = scored.group(1).count(", the AI ---")  # EQBench3 transcripts: one marker per reply
+        return f"Analysis: attentive and specific over {turns} turns.\n[Scores]\n" + "\n".join(lines)
     refusal = _RESPONSE.search(text)
     if refusal:
         response = refusal.group(1)

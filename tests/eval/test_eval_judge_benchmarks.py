@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hermes4.eval import load_task
+from hermes4.eval import load_task, read_samples
 from hermes4.eval.benchmarks.creative import CREATIVE_WRITING3
 from hermes4.eval.benchmarks.judged import read_scores
 from hermes4.eval.benchmarks.rewardbench import section_scores
@@ -55,6 +55,9 @@ def test_four_judge_benchmarks_run_end_to_end(tmp_path) -> None:
         assert score(task, "reasoning") == pytest.approx(0.8)
         assert cells[(task, "reasoning")]["judge_failures"] == 0
     assert cells[("eqbench3", "non-reasoning")]["judge_failures"] == 1 and cells[("eqbench3", "non-reasoning")]["errors"] == 1
+    # EQBench3 plays each scenario's two turns, and the judge reads both replies.
+    eq = [r for r in read_samples(out) if r["task"] == "eqbench3" and r["mode"] == "reasoning"]
+    assert len(eq) == 2 and all("over 2 turns" in r["verdict"]["details"]["judge_output"] for r in eq)
     report = subprocess.run([sys.executable, "-m", "hermes4", "report", str(out), "--out", str(tmp_path / "r.md")], capture_output=True, text=True, env=_env(), timeout=120, check=False)
     assert report.returncode == 0, report.stderr
     text = (tmp_path / "r.md").read_text()

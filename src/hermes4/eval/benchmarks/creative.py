@@ -4,14 +4,17 @@ score is the mean (negative criteria inverted) on 0..100. Data in the public sha
 (scenario_id, category, title, prompts: the turns), CreativeWriting3's prompt file
 ({id: {title, category, writing_prompt, seed_modifiers}}, `<SEED>` replaced by one modifier per iteration).
 
-EQBench3 here rolls out a scenario's first turn (the runner holds one-turn conversations); the judge sees that
-turn and the reply."""
+EQBench3 scenarios are multi-turn: `ScenarioEnv` sends each turn after the model's reply, and the judge reads the
+whole transcript (the trajectory's `transcript`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from hermes4.envs import Env, Item
+from hermes4.chat.messages import Conversation, Message
+from hermes4.envs import Env, Item, Trajectory, Verdict
+from hermes4.envs.answer import strip_reasoning
+from hermes4.eval.checkers import BenchmarkEnv
 from hermes4.eval.judge import Rubric
 
 EQ_CRITERIA = (
@@ -39,7 +42,8 @@ EQBENCH3 = Rubric(
     kind="scores",
     system="You are an expert in emotional intelligence and interpersonal skill, assessing an AI's role-play responses.",
     template=(
-        "The AI was put in the scenario below and asked to respond in character.\n\n[SCENARIO]\n{request}\n[/SCENARIO]\n\n"
+        "The AI was put in the scenario below and asked to respond in character; the transcript holds every turn "
+        "of the scenario and the AI's replies.\n\n[SCENARIO]\n{request}\n[/SCENARIO]\n\n"
         "[AI RESPONSE]\n{response}\n[/AI RESPONSE]\n\n"
         "Score the response on these criteria (0 = absent, 20 = exemplary), judging what a emotionally intelligent, "
         "grounded person would do, not what sounds nice:\n{criteria}\n\n" + _SCORE_FORMAT
@@ -62,6 +66,42 @@ CREATIVE_WRITING3 = Rubric(
 )
 
 
+class ScenarioEnv(BenchmarkEnv):
+    """EQBench3's role-play: the scenario's turns are sent one after another, each after the model's reply; a
+    reply cut by the token limit ends the scenario. The judge grades the transcript, not a single answer."""
+
+    name = "eqbench3_scenario"
+
+    async def rollout(self, item: Item, llm: Any, sampling: Any, *, thinking: bool = False) -> Trajectory:
+        one = sampling.model_copy(update={"n": 1}) if getattr(sampling, "n", 1) != 1 else sampling
+        messages = list(item.prompt.messages)
+        produced: list[Message] = []
+        completions = []
+        lines = []
+        for index, turn in enumerate(item.reference["turns"]):
+            if index:
+                messages.append(Message(role="user", content=turn))
+                produced.append(messages[-1])
+            completion = (await llm.chat(Conversation(messages=messages), sampling=one, thinking=thinking))[0]
+            reply = completion.parsed.to_message()
+            messages.append(reply)
+            produced.append(reply)
+            completions.append(completion)
+            lines.append(f"--- Turn {index + 1}, the scenario ---\n{turn.strip()}\n--- Turn {index + 1}, the AI ---\n{strip_reasoning(reply.content or '').strip()}")
+            if completion.finish_reason == "length":
+                break
+        return Trajectory(
+            messages=produced,
+            completions=completions,
+            completion_tokens=sum(int(c.completion_tokens or 0) for c in completions),
+            finish_reason=completions[-1].finish_reason,
+            meta={"thinking": thinking, "turns": len(completions), "transcript": "\n\n".join(lines)},
+        )
+
+    def verify(self, item: Item, trajectory: Trajectory) -> Verdict:
+        return Verdict("error", 0.0, {"reason": "eqbench3 is graded by the judge (pass --judge)"})
+
+
 def build_eqbench3(rows: list[dict[str, Any]], options: dict[str, Any]) -> tuple[list[Item], Env | None, Rubric | None]:
     from hermes4.eval.tasks import TaskError, _Ids, _need, _user
 
@@ -73,8 +113,9 @@ def build_eqbench3(rows: list[dict[str, Any]], options: dict[str, Any]) -> tuple
             raise TaskError(f"eqbench3: row {number}: 'prompts' must be a non-empty list of turn texts")
         scenario = row.get("scenario_id", number)
         meta = {"scenario_id": scenario, "category": row.get("category"), "title": row.get("title"), "turns": len(prompts)}
-        items.append(Item(id=ids(scenario, prompts[0]), prompt=_user(prompts[0].strip()), reference={"category": row.get("category")}, meta=meta))
-    return items, None, EQBENCH3
+        reference = {"category": row.get("category"), "turns": [p.strip() for p in prompts]}
+        items.append(Item(id=ids(scenario, prompts[0]), prompt=_user(prompts[0].strip()), reference=reference, meta=meta))
+    return items, ScenarioEnv(items), EQBENCH3
 
 
 def build_creative_writing3(rows: list[dict[str, Any]], options: dict[str, Any]) -> tuple[list[Item], Env | None, Rubric | None]:
