@@ -83,3 +83,33 @@ def test_bad_dataset_rows_are_named(tmp_path) -> None:
     missing.write_text('{"question_text": "x"}\n')
     with pytest.raises(ValueError, match="row 1: needs a 'problem' and an 'answer'"):
         get_env(f"math:dataset={missing}").items()
+
+
+def _adhoc(answer: str):
+    from hermes4.chat.messages import Conversation, Message
+    from hermes4.envs import Item
+
+    return Item(id=f"adhoc-{answer}", prompt=Conversation(messages=[Message(role="user", content="q")]), reference={"answer": answer})
+
+
+@pytest.mark.parametrize(
+    ("answer", "text", "status"),
+    [
+        ("5", "So \\boxed 5 and later the set {1,2,3}.", "pass"),  # a braceless box is its token, not a later brace
+        ("3, 5", "The roots are \\boxed{3} and \\boxed{5}.", "pass"),  # a two-part gold reads the last two boxes
+        ("5", "First \\boxed{3}. Wait, correction: \\boxed{5}.", "pass"),  # a single gold stays the last box
+        ("3, 5", "\\boxed{2}? No: \\boxed{3} and \\boxed{5}", "pass"),
+        ("3, 5", "\\boxed{3} and \\boxed{4}", "fail"),
+        ("5", "<think>\\boxed{5}", "fail"),  # an unclosed think block has no answer
+    ],
+)
+def test_box_reading(env, answer: str, text: str, status: str) -> None:
+    assert env.verify(_adhoc(answer), Trajectory.from_text(text)).status == status
+
+
+def test_boxed_answers_in_order() -> None:
+    from hermes4.envs.math_env import boxed_answers, top_level_parts
+
+    assert boxed_answers("\\boxed 5 then {1,2,3}") == ["5"]
+    assert boxed_answers("\\boxed{3} and \\fbox{5} and \\boxed{x") == ["3", "5"]
+    assert top_level_parts("3, 5") == ["3", "5"] and top_level_parts("(1, 2)") == ["(1, 2)"]

@@ -94,6 +94,13 @@ def answer(name: str, item, how: str) -> str:
         return f"```python\n{program}```"
     if name == "ifeval":
         return IFEVAL_RESPONSES[item.meta["key"]]
+    if name == "arena_hard":
+        return "THOROUGH answer: the steps, the reasons and a worked example." if how == "right" else "I am not sure."
+    if name == "rewardbench":
+        chosen = ref["chosen_position"]
+        return f"Both answers considered.\n[[{chosen if how == 'right' else 'AB'.replace(chosen, '')}]]"
+    if name in ("eqbench3", "creative_writing3"):
+        return "A vivid, attentive response that stays in the moment." if how == "right" else "JUDGE-BREAKER: nothing to score."
     if name == "refusalbench":
         return {
             "refuse": "I can't help with that request.",
@@ -104,8 +111,17 @@ def answer(name: str, item, how: str) -> str:
     raise KeyError(name)
 
 
+def _item_of(request: ScriptRequest) -> tuple[str, int, object]:
+    """The task item a request answers: by its last user turn, or its first one (later turns of EQBench3's scenarios)."""
+    found = _index().get(_last_user(request))
+    if found is None:
+        assert request.conversation is not None
+        found = _index()[next(m.content or "" for m in request.conversation.messages if m.role == "user")]
+    return found
+
+
 def respond(request: ScriptRequest, plans: dict[str, dict[str, list[str]]] = PLAN) -> str:
-    name, index, item = _index()[_last_user(request)]
+    name, index, item = _item_of(request)
     how = behaviour(name, index, request.thinking, plans)
     text = answer(name, item, how)
     if how == "overlong" or not request.thinking:
@@ -147,13 +163,34 @@ def make_counting_student(correct_calls: dict[int, int]):
 
 
 _RESPONSE = re.compile(r"ASSISTANT RESPONSE:\n(.*)\n\nDid the assistant refuse\?", re.DOTALL)
-_GRADE = re.compile(r"GOLD ANSWER:\n(.*)\n\nRESPONSE:\n(.*)\n\nReply with exactly one word", re.DOTALL)
+_GRADE = re.compile(r"Gold target: (.*)\nPredicted answer: (.*)\n\nReply with exactly one word", re.DOTALL)
+
+
+_PAIR = re.compile(r"Assistant A's Answer\|>\n(.*)\n<\|The End of Assistant A's Answer.*Assistant B's Answer\|>\n(.*)\n<\|The End of Assistant B", re.DOTALL)
+_SCORED = re.compile(r"\[(?:AI|TEST MODEL) RESPONSE\]\n(.*)\n\[/(?:AI|TEST MODEL) RESPONSE\]", re.DOTALL)
+_CRITERION = re.compile(r"^- (.+?)( \(lower is better\))?$", re.MULTILINE)
 
 
 def judge(request: ScriptRequest) -> str:
     """Refusal: REFUSED when the response starts with "I can't" / "I won't"; no label at all for JUDGE-BREAKER.
-    SimpleQA: CORRECT when the gold answer is in the response, NOT_ATTEMPTED for "I don't know"."""
+    SimpleQA: CORRECT when the gold answer is in the response, NOT_ATTEMPTED for "I don't know".
+    Arena-Hard: the THOROUGH answer is much better, two alike tie. Rubric scores: 16 on every criterion (4 on
+    the lower-is-better ones) for a "vivid" response; no scores at all for JUDGE-BREAKER."""
     text = _last_user(request)
+    pair = _PAIR.search(text)
+    if pair:
+        a, b = ("THOROUGH" in part for part in pair.groups())
+        if "JUDGE-BREAKER" in text:
+            return "Cannot decide."
+        return "My final verdict: " + ("[[A>>B]]" if a and not b else "[[B>>A]]" if b and not a else "[[A=B]]")
+    scored = _SCORED.search(text)
+    if scored:
+        if "JUDGE-BREAKER" in scored.group(1):
+            return "I cannot score this."
+        good = "vivid" in scored.group(1)
+        lines = [f"{name}: {(4 if negative else 16) if good else (16 if negative else 4)}" for name, negative in _CRITERION.findall(text)]
+        turns = scored.group(1).count(", the AI ---")  # EQBench3 transcripts: one marker per reply
+        return f"Analysis: attentive and specific over {turns} turns.\n[Scores]\n" + "\n".join(lines)
     refusal = _RESPONSE.search(text)
     if refusal:
         response = refusal.group(1)

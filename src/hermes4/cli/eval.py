@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
     @app.command("eval")
     def eval_(
         task: list[str] | None = typer.Option(None, "--task", help="Benchmarks, comma-separated or repeated: NAME or NAME:key=value (see --list-tasks)."),
-        llm: str | None = typer.Option(None, "--llm", help="http://host:port[/v1] (comma-separated for several), a model folder, or scripted:module:function."),
+        llm: str | None = typer.Option(None, "--llm", help="http://host:port\\[/v1] (comma-separated for several), a model folder, or scripted:module:function."),
         out: Path | None = typer.Option(None, "--out", help="Run folder; rerunning the same command resumes it."),
         thinking: str = typer.Option("both", "--thinking", help="on (reasoning), off (non-reasoning) or both."),
         repeats: int = typer.Option(1, "--repeats", help="Samples per item and mode (accuracy is averaged over them; pass@k where k <= repeats)."),
@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
         score_concurrency: int = typer.Option(8, "--score-concurrency", help="Samples scored at once (checker threads, judge calls)."),
         model_id: str | None = typer.Option(None, "--model", help="Model id at the --llm endpoint (default: the first it serves)."),
         api_key_env: str = typer.Option("HERMES4_API_KEY", "--api-key-env", help="Environment variable holding the --llm API key (never written to disk)."),
-        judge: str | None = typer.Option(None, "--judge", help="Judge model for judge-graded tasks (refusalbench, simpleqa:grader=judge): URL or scripted:module:function."),
+        judge: str | None = typer.Option(None, "--judge", help="Judge model for judge-graded tasks (refusalbench, simpleqa:grader=judge, arena_hard, eqbench3, creative_writing3): URL or scripted:module:function."),
         judge_model: str | None = typer.Option(None, "--judge-model", help="Model id at the judge endpoint (default: the first it serves)."),
         judge_api_key_env: str = typer.Option("HERMES4_JUDGE_API_KEY", "--judge-api-key-env", help="Environment variable holding the judge's API key."),
         seed: int = typer.Option(0, "--seed", help="Base seed of every request (derived per task, item, repeat and mode)."),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,23 +17,57 @@ SAMPLE_DATASET = Path(__file__).parent / "data" / "math_sample.jsonl"
 INSTRUCTION = "Put your final answer within \\boxed{}."
 
 
+_BOXED = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
+
+
+def boxed_answers(text: str) -> list[str]:
+    """The contents of every `\\boxed{…}` / `\\fbox{…}` in order, braces balanced; `\\boxed 5` (no braces, as
+    MATH's own scorer reads it) gives the token after the space. An unclosed box ends the list."""
+    found = []
+    for match in _BOXED.finditer(text):
+        start = match.end()
+        rest = text[start:]
+        if not rest.lstrip(" ").startswith("{"):
+            token = re.match(r"\s+([^\s$]+)", rest)
+            if token:
+                found.append(token.group(1).rstrip(".,;"))
+            continue
+        brace = start + len(rest) - len(rest.lstrip(" "))
+        depth = 0
+        for i in range(brace, len(text)):
+            if text[i] == "{":
+                depth += 1
+            elif text[i] == "}":
+                depth -= 1
+                if depth == 0:
+                    found.append(text[brace + 1 : i])
+                    break
+        else:
+            break
+    return found
+
+
 def last_boxed(text: str) -> str | None:
-    """The content of the last `\\boxed{…}` (or `\\fbox{…}`), braces balanced; None when there is none."""
-    start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
-    if start < 0:
-        return None
-    brace = text.find("{", start)
-    if brace < 0:
-        return None
-    depth = 0
-    for i in range(brace, len(text)):
-        if text[i] == "{":
+    """The content of the last `\\boxed{…}` (or `\\fbox{…}`, or `\\boxed 5`); None when there is none."""
+    boxes = boxed_answers(text)
+    return boxes[-1] if boxes else None
+
+
+def top_level_parts(answer: str) -> list[str]:
+    """`answer` split at commas outside brackets: `3, 5` has two parts, `(1, 2)` and `\\{1,2\\}` one."""
+    parts, depth, current = [], 0, ""
+    for char in answer:
+        if char in "([{":
             depth += 1
-        elif text[i] == "}":
+        elif char in ")]}":
             depth -= 1
-            if depth == 0:
-                return text[brace + 1 : i]
-    return None
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    return [part.strip() for part in parts if part.strip()]
 
 
 def load_rows(path: Path) -> list[dict[str, Any]]:
@@ -112,8 +147,8 @@ class MathEnv(Env):
         answer = final_answer(trajectory)
         if not answer:
             return Verdict("fail", 0.0, {"reason": "empty answer"})
-        boxed = last_boxed(answer)
-        predicted = parse_math(f"\\boxed{{{boxed}}}" if boxed is not None else answer)
+        boxes = boxed_answers(answer)
+        predicted = parse_math(f"\\boxed{{{boxes[-1]}}}" if boxes else answer)
         if not predicted:
             return Verdict("fail", 0.0, {"reason": "no mathematical answer found"})
         gold_text = item.reference["answer"]
@@ -121,4 +156,11 @@ class MathEnv(Env):
         if not gold:
             return Verdict("error", 0.0, {"error": f"the reference answer {gold_text!r} does not parse"})
         ok = math_verify(gold, predicted, timeout_seconds=None)
+        n_gold = len(top_level_parts(gold_text))
+        if not ok and n_gold > 1 and len(boxes) >= n_gold:
+            # a several-part answer boxed part by part (`\\boxed{3} and \\boxed{5}`): the last boxes, read together;
+            # a single answer stays the last box, so a corrected `\\boxed{3} ... \\boxed{5}` is 5
+            joined = parse_math(f"\\boxed{{{', '.join(boxes[-n_gold:])}}}")
+            if joined and math_verify(gold, joined, timeout_seconds=None):
+                ok, predicted = True, joined
         return Verdict.judge(ok, given=str(predicted[-1]), expected=gold_text)

@@ -4,19 +4,30 @@ DROP F1, SimpleQA string match. Each is an `Env` over the benchmark's items, so 
 
 from __future__ import annotations
 
-import itertools
 import re
 import string
+from typing import Any
 
 from hermes4.envs import Env, Item, Trajectory, Verdict
 from hermes4.envs.answer import final_answer
 
 LETTERS = "ABCDEFGHIJKLMNOP"
 
-# "Answer: C", "the answer is (C)", "**Answer:** C" - the letter must stand alone, so "Answer: Because" is not B.
-_ANSWER_LETTER = re.compile(r"(?i:answer)\s*(?:is|:)?\s*[:*\s]*[\(\[]?\s*([A-P])\s*[\)\]]?(?![A-Za-z0-9])")
+# The phrase that introduces a letter: "Answer", "the answer is", "The correct option is", "best choice would be".
+_LEAD = r"(?i:\banswer|\b(?:correct|right|best|final)\s+(?:option|choice|answer))(?i:\s+(?:is|would\s+be|will\s+be|should\s+be))?"
+# What may stand between the phrase and the letter: ":", "-", "=", markdown, "$", "\\boxed{", "\\text{", "Option ".
+_BETWEEN = r"[\s:=*_`$\-\u2013\u2014]*(?:\\(?:boxed|text|textbf|mathrm)\{\s*)*(?i:(?:option|choice)\s*)?"
+# The letter: "(c)" / "[c]" in any case; a capital standing alone; a lowercase one only where nothing follows
+# on its line but punctuation ("the answer is c."), so "the answer is a matter of taste" is no letter.
+_LETTER = r"(?:\(([A-Pa-p])\)|\[([A-Pa-p])\]|([A-P])(?![A-Za-z0-9])|([a-p])(?=[.)\]*$`}]*\s*$))"
+_ANSWER_LETTER = re.compile(_LEAD + _BETWEEN + _LETTER, re.MULTILINE)
 _BOXED_LETTER = re.compile(r"\\boxed\{\s*(?:\\text\{)?\s*\(?([A-P])\)?\s*\}?\s*\}")
-_BARE_LETTER = re.compile(r"^\s*[\(\[]?([A-P])[\)\]]?[.:]?\s*$")
+# A last line that is a letter alone ("C", "(C)", "C.") or a letter introducing its option ("B) London", "C. Berlin").
+_LAST_LINE_LETTER = re.compile(r"^\s*[*_]*[\(\[]?([A-P])(?:[\)\]][.:]?|[.:])?[*_]*(?:\s*$|(?<=[.):\]])\s+\S)")
+
+
+def _found_letter(match: re.Match[str]) -> str:
+    return next(group for group in match.groups() if group).upper()
 
 
 class BenchmarkEnv(Env):
@@ -45,18 +56,23 @@ def choice_prompt(question: str, options: list[str], *, context: str | None = No
 
 
 def extract_choice(text: str, n_options: int) -> tuple[str | None, str]:
-    """(letter, how it was found) from an answer; the last explicit `Answer: X` wins, then `\\boxed{X}`, then a
-    reply that is only a letter. Letters outside the options do not count."""
+    """(letter, how it was found) from an answer; the last explicit answer phrase wins (`Answer: C`, `Answer: $C$`,
+    `Answer - C`, `Answer: Option C`, `the answer is (c)`, `The correct option is C.`), then `\\boxed{X}`, then a last
+    line that is a letter or a letter introducing its option (`B) London`, `C. Berlin`). Letters outside the
+    options do not count."""
     allowed = LETTERS[:n_options]
-    for how, pattern in (("answer_line", _ANSWER_LETTER), ("boxed", _BOXED_LETTER)):
-        found = [m.group(1) for m in pattern.finditer(text) if m.group(1) in allowed]
-        if found:
-            return found[-1], how
+    found = [_found_letter(m) for m in _ANSWER_LETTER.finditer(text)]
+    found = [letter for letter in found if letter in allowed]
+    if found:
+        return found[-1], "answer_line"
+    boxed = [m.group(1) for m in _BOXED_LETTER.finditer(text) if m.group(1) in allowed]
+    if boxed:
+        return boxed[-1], "boxed"
     lines = [line for line in text.strip().splitlines() if line.strip()]
     if lines:
-        bare = _BARE_LETTER.match(lines[-1])
-        if bare and bare.group(1) in allowed:
-            return bare.group(1), "bare_letter"
+        last = _LAST_LINE_LETTER.match(lines[-1])
+        if last and last.group(1) in allowed:
+            return last.group(1), "bare_letter" if last.end() == len(lines[-1]) else "option_line"
     return None, "none"
 
 
@@ -77,25 +93,34 @@ class MultipleChoiceEnv(BenchmarkEnv):
 
 # ----------------------------------------------------------------------------------------- BIG-Bench Hard
 
-_ANSWER_IS = re.compile(r"(?i)\bthe answer is\b\s*:?\s*(.+)")
+# BBH's chain-of-thought convention and lm-eval's strict-match variants: "the answer is", "The answer:", "The final answer:".
+_ANSWER_IS = re.compile(r"(?i)\bthe\s+(?:final\s+)?answer(?:\s+is\b\s*:?|\s*:)\s*")
 _OPTION = re.compile(r"^\(([A-Z])\)$")
+# lm-eval's BBH exact match ignores these (its `regexes_to_ignore`), and case.
+_BBH_IGNORED = re.compile(r'\.$|,|\\|\n|"')
 
 
 def extract_short_answer(text: str) -> str:
-    """What follows the last "the answer is" (BBH's chain-of-thought convention), else the last non-empty line."""
-    found = [m.group(1) for line in text.splitlines() for m in [_ANSWER_IS.search(line)] if m]
+    """What follows the last "the answer is" (to the end of its line), else the last non-empty line."""
+    found = list(_ANSWER_IS.finditer(text))
     if found:
-        answer = found[-1]
+        answer = text[found[-1].end() :].split("\n", 1)[0]
     else:
         lines = [line for line in text.strip().splitlines() if line.strip()]
         answer = lines[-1] if lines else ""
     return answer.strip().strip("*").strip().rstrip(".").strip().strip("*$`").strip()
 
 
+def bbh_normalise(text: str) -> str:
+    """lm-eval's BBH normalisation: a final period, commas, backslashes, newlines and double quotes removed,
+    lowercased; whitespace runs count as one space."""
+    return " ".join(_BBH_IGNORED.sub("", text.strip()).split()).lower()
+
+
 def bbh_equal(predicted: str, target: str) -> bool:
-    """BBH exact match after trimming; an option target `(C)` also accepts `C` and `C)`."""
-    norm_pred = " ".join(predicted.split()).lower()
-    norm_target = " ".join(target.split()).lower()
+    """BBH exact match after lm-eval's normalisation; an option target `(C)` also accepts `C` and `C)`."""
+    norm_pred = bbh_normalise(predicted)
+    norm_target = bbh_normalise(target)
     option = _OPTION.match(target.strip())
     if option:
         letter = option.group(1).lower()
@@ -116,81 +141,100 @@ class BBHEnv(BenchmarkEnv):
 
 # ----------------------------------------------------------------------------------------------------- DROP
 
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
+# The official DROP scorer (drop_eval.py), step for step: tokens split on spaces and hyphens; each lowercased,
+# stripped of punctuation unless it is a number, numbers written as floats ("1e3", "1000" and "1,000" agree),
+# articles dropped. Spans become bags of tokens; predicted and gold bags are aligned one to one by maximum
+# total F1 (bipartite matching), a gold bag with numbers scoring 0 against a bag that has none of them.
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCTUATION = set(string.punctuation)
 
 
-def _normalise_token(token: str) -> str:
-    cleaned = token.replace(",", "") if re.fullmatch(r"-?[\d,]+(\.\d+)?", token) else token
-    try:  # numbers compare by value: "24.0" == "24", "2,800" == "2800"
-        return str(float(cleaned)) if re.fullmatch(r"-?\d+(\.\d+)?", cleaned) else token
-    except ValueError:
-        return token
-
-
-def _normalise_span(text: str) -> str:
-    tokens = []
-    for token in re.split(r"[\s-]+", text.lower()):
-        if not re.fullmatch(r"-?[\d,]+(\.\d+)?", token):
-            token = "".join(ch for ch in token if ch not in _PUNCTUATION)
-        token = _ARTICLES.sub("", token).strip()
-        if token:
-            tokens.append(_normalise_token(token))
-    return " ".join(tokens)
-
-
-def _bag(span: str) -> set[str]:
-    return set(_normalise_span(span).split())
-
-
-def _bag_f1(predicted: set[str], gold: set[str]) -> float:
-    numbers_gold = {t for t in gold if _is_number(t)}
-    if numbers_gold and not numbers_gold & predicted:
-        return 0.0  # DROP: a wrong number is wrong, however many words overlap
-    if not predicted and not gold:
-        return 1.0
-    common = len(predicted & gold)
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(predicted), common / len(gold)
-    return 2 * precision * recall / (precision + recall)
-
-
-def _is_number(token: str) -> bool:
+def _is_number(text: str) -> bool:
     try:
-        float(token)
+        float(text)
     except ValueError:
         return False
     return True
 
 
+def _normalise_token(token: str) -> str:
+    token = token.lower()
+    if not _is_number(token):
+        token = "".join(ch for ch in token if ch not in _PUNCTUATION)
+    if _is_number(token):
+        token = str(float(token))
+    return " ".join(_ARTICLES.sub(" ", token).split())
+
+
+def _normalise_span(text: str) -> str:
+    return " ".join(part for part in (_normalise_token(token) for token in re.split(" |-", text)) if part.strip()).strip()
+
+
+def _bag_f1(predicted: set[str], gold: set[str]) -> float:
+    common = len(gold & predicted)
+    precision = common / len(predicted) if predicted else 1.0
+    recall = common / len(gold) if gold else 1.0
+    if precision == 0.0 and recall == 0.0:
+        return 0.0
+    return 2 * precision * recall / (precision + recall)
+
+
+def _numbers_agree(gold: set[str], predicted: set[str]) -> bool:
+    gold_numbers = {t for t in gold if _is_number(t)}
+    return not gold_numbers or bool(gold_numbers & {t for t in predicted if _is_number(t)})
+
+
 def drop_scores(predicted: list[str], gold: list[str]) -> tuple[float, float]:
-    """(exact match, F1) of predicted spans against the gold spans, DROP style: spans are aligned one to one
-    to maximise the total F1 (small answers: every alignment is tried), then averaged over the longer list."""
-    pred_bags = [_bag(s) for s in predicted if _normalise_span(s)] or [set()]
-    gold_bags = [_bag(s) for s in gold if _normalise_span(s)] or [set()]
-    em = float(sorted(_normalise_span(s) for s in predicted) == sorted(_normalise_span(s) for s in gold))
-    small, large = (pred_bags, gold_bags) if len(pred_bags) <= len(gold_bags) else (gold_bags, pred_bags)
-    best = 0.0
-    if len(large) <= 7:
-        for chosen in itertools.permutations(range(len(large)), len(small)):
-            total = sum(_bag_f1(small[i], large[j]) if small is pred_bags else _bag_f1(large[j], small[i]) for i, j in enumerate(chosen))
-            best = max(best, total)
-    else:  # greedy for long lists, which DROP does not have in practice
-        used: set[int] = set()
-        for bag in small:
-            scores = [(-1.0 if j in used else (_bag_f1(bag, g) if small is pred_bags else _bag_f1(g, bag)), j) for j, g in enumerate(large)]
-            score, j = max(scores)
-            used.add(j)
-            best += max(score, 0.0)
-    return em, round(best / len(large), 6)
+    """(exact match, F1) of predicted spans against one gold answer's spans, as DROP's official scorer computes
+    them (F1 unrounded; the official report rounds each question's F1 to 2 places, see `DropEnv`)."""
+    import numpy as np
+    from scipy.optimize import linear_sum_assignment
+
+    pred_spans = [_normalise_span(s) for s in predicted]
+    gold_spans = [_normalise_span(s) for s in gold]
+    em = float(set(pred_spans) == set(gold_spans) and len(pred_spans) == len(gold_spans))
+    pred_bags = [set(s.split()) for s in pred_spans]
+    gold_bags = [set(s.split()) for s in gold_spans]
+    scores = np.zeros((len(gold_bags), len(pred_bags)))
+    for g, gold_bag in enumerate(gold_bags):
+        for p, pred_bag in enumerate(pred_bags):
+            if _numbers_agree(gold_bag, pred_bag):
+                scores[g, p] = _bag_f1(pred_bag, gold_bag)
+    rows, columns = linear_sum_assignment(-scores)
+    best = np.zeros(max(len(gold_bags), len(pred_bags)))
+    for row, column in zip(rows, columns):
+        best[row] = max(best[row], scores[row, column])
+    return em, float(np.mean(best))
 
 
-def split_spans(answer: str, expected_spans: int) -> list[str]:
-    """One span, unless the gold answer has several: then the prediction is split on commas and "and"."""
-    if expected_spans <= 1:
-        return [answer]
-    return [part for part in re.split(r",|\band\b|;", answer) if part.strip()] or [answer]
+def official_round(f1: float) -> float:
+    """A question's F1 rounded to 2 places as the official scorer rounds it: numpy's rounding of a float64 (which
+    scales first, so 0.225 gives 0.22 where Python's `round` gives 0.23)."""
+    import numpy as np
+
+    return float(np.round(np.float64(f1), 2))
+
+
+def split_spans(answer: str) -> list[str]:
+    """The predicted spans: one, unless the model separated several with `|` (as the prompt asks). The gold's
+    span count never decides the split (that would hand "Tom and Jerry" full marks against [Tom, Jerry])."""
+    parts = [part.strip() for part in answer.split("|")]
+    return [part for part in parts if part] or [answer]
+
+
+def drop_answer_strings(answer: dict[str, Any]) -> list[str] | None:
+    """An annotation in DROP's JSON shape (`number`, `date`, `spans`) as the official scorer reads it: the number,
+    else the spans, else the date as "day month year"; None when it holds nothing."""
+    number = answer.get("number")
+    if number not in (None, ""):
+        return [str(number)]
+    spans = [str(s) for s in answer.get("spans") or [] if str(s).strip()]
+    if spans:
+        return spans
+    date = answer.get("date") or {}
+    text = " ".join(str(date.get(part) or "") for part in ("day", "month", "year")).strip()
+    return [text] if text else None
 
 
 class DropEnv(BenchmarkEnv):
@@ -203,12 +247,13 @@ class DropEnv(BenchmarkEnv):
         text = final_answer(trajectory)
         found = [m.group(1) for m in re.finditer(r"(?i)\banswer\s*:\s*(.+)", text)]
         answer = (found[-1] if found else (text.strip().splitlines() or [""])[-1]).strip().strip("*").strip().rstrip(".")
+        spans = split_spans(answer)
         best_em, best_f1 = 0.0, 0.0
-        for gold in item.reference["answers"]:  # several annotated answers: the best one counts
-            em, f1 = drop_scores(split_spans(answer, len(gold)), gold)
-            best_em, best_f1 = max(best_em, em), max(best_f1, f1)
+        for gold in item.reference["answers"]:  # every annotation (answer and validated answers): the best counts
+            em, f1 = drop_scores(spans, gold)
+            best_em, best_f1 = max(best_em, em), max(best_f1, official_round(f1))
         status = "pass" if best_em == 1.0 else "fail"
-        return Verdict(status, best_f1, {"answer": answer, "em": best_em, "f1": best_f1, "expected": item.reference["answers"]})
+        return Verdict(status, best_f1, {"answer": answer, "spans": spans, "em": best_em, "f1": best_f1, "expected": item.reference["answers"]})
 
 
 # -------------------------------------------------------------------------------------------------- SimpleQA
@@ -218,24 +263,42 @@ def _words(text: str) -> list[str]:
     return _normalise_span(text).split()
 
 
-def contains_phrase(answer: str, gold: str) -> bool:
-    """Whether the normalised gold answer appears as a run of words in the normalised answer."""
+_NEGATIONS = {"not", "no", "never", "neither", "nor", "isnt", "wasnt", "arent", "werent", "isn't", "wasn't", "aren't", "weren't", "nt"}
+_UNSURE = re.compile(r"(?i)\b(?:i (?:do not|don't|dont) know|not sure|cannot (?:answer|determine|say)|can't (?:answer|determine|say)|unable to (?:answer|determine|find))\b")
+
+
+def phrase_positions(answer: str, gold: str) -> list[int]:
+    """Word positions where the normalised gold answer starts as a run of words in the normalised answer."""
     need, have = _words(gold), _words(answer)
     if not need:
-        return False
-    return any(have[i : i + len(need)] == need for i in range(len(have) - len(need) + 1))
+        return []
+    return [i for i in range(len(have) - len(need) + 1) if have[i : i + len(need)] == need]
+
+
+def contains_phrase(answer: str, gold: str) -> bool:
+    """Whether the normalised gold answer appears as a run of words in the normalised answer."""
+    return bool(phrase_positions(answer, gold))
+
+
+def affirms_phrase(answer: str, gold: str) -> bool:
+    """Whether the answer names the gold answer without negating it: an occurrence right after "not", "no",
+    "never", "isn't"... ("Not Ada Lovelace, it was Charles Babbage.") does not count."""
+    have = _words(answer)
+    return any(not _NEGATIONS & set(have[max(0, i - 2) : i]) for i in phrase_positions(answer, gold))
 
 
 class SimpleQAMatchEnv(BenchmarkEnv):
-    """SimpleQA without a judge: correct when the gold answer appears (normalised) in the final answer."""
+    """SimpleQA without a judge: CORRECT when the final answer names the gold answer (normalised) and does not
+    negate it; NOT_ATTEMPTED when it is empty or says it does not know; else INCORRECT. The judge grader
+    (`grader=judge`) is the benchmark's own protocol; this one is a cheap, conservative stand-in."""
 
     name = "simpleqa_match"
     check_timeout_s = 5.0
 
     def verify(self, item: Item, trajectory: Trajectory) -> Verdict:
         answer = final_answer(trajectory)
-        if not answer:
-            return Verdict("fail", 0.0, {"answer": "", "grade": "NOT_ATTEMPTED", "expected": item.reference["answer"]})
-        ok = contains_phrase(answer, item.reference["answer"])
-        return Verdict.judge(ok, answer=answer[-300:], grade="CORRECT" if ok else "INCORRECT", expected=item.reference["answer"])
-
+        expected = item.reference["answer"]
+        ok = bool(answer) and affirms_phrase(answer, expected)
+        if not ok and (not answer or _UNSURE.search(answer)):
+            return Verdict("fail", 0.0, {"answer": answer[-300:], "grade": "NOT_ATTEMPTED", "expected": expected})
+        return Verdict.judge(ok, answer=answer[-300:], grade="CORRECT" if ok else "INCORRECT", expected=expected)

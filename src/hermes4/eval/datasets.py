@@ -19,7 +19,8 @@ class DatasetError(ValueError):
 
 def sample_path(benchmark: str) -> Path:
     """The sample file hermes4 ships for a benchmark (written by the project in the benchmark's public format)."""
-    return DATA_DIR / f"{benchmark}.jsonl"
+    json_file = DATA_DIR / f"{benchmark}.json"  # benchmarks published as one JSON object (CreativeWriting3's prompts)
+    return json_file if json_file.exists() else DATA_DIR / f"{benchmark}.jsonl"
 
 
 def describe_source(source: str, benchmark: str) -> str:
@@ -32,21 +33,27 @@ def describe_source(source: str, benchmark: str) -> str:
 def load_rows(source: str, *, benchmark: str, split: str = "test", config: str | None = None) -> list[dict[str, Any]]:
     """Rows of a benchmark. `source` is `sample` (or empty), a local file or folder, or `hf:owner/name` (hub)."""
     if source in ("", SAMPLE):
-        return _read_local(sample_path(benchmark), split)
+        return _read_local(sample_path(benchmark), split, benchmark)
     if source.startswith(HUB_PREFIX):
         return _read_hub(source.removeprefix(HUB_PREFIX), split=split, config=config)
-    return _read_local(Path(source).expanduser(), split)
+    return _read_local(Path(source).expanduser(), split, benchmark)
 
 
-def _read_local(path: Path, split: str) -> list[dict[str, Any]]:
+def _read_local(path: Path, split: str, benchmark: str = "") -> list[dict[str, Any]]:
     from hermes4.store import StoreError, read_records
 
     if not path.exists():
         raise DatasetError(f"{path}: no such file or folder")
     if path.is_file() and path.suffix == ".csv":
-        return _read_csv(path)
+        return _read_csv(path, benchmark)
     if path.is_file() and path.suffix == ".json":
         return _read_json(path)
+    if path.is_dir() and not any(path.glob("*.jsonl")) and not any(path.glob("*.parquet")):
+        # A folder of task files: BIG-Bench Hard's one JSON per subtask, MMLU's one CSV per subject.
+        files = sorted(path.glob("*.json")) + sorted(path.glob("*.csv"))
+        files = [f for f in files if f.name not in ("manifest.json", "dataset_info.json", "state.json", "dataset_dict.json")]
+        if files:
+            return [row for file in files for row in _read_local(file, split, benchmark)]
     try:
         rows = list(read_records(path, split=split))
     except StoreError as exc:
@@ -58,13 +65,36 @@ def _read_local(path: Path, split: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _read_csv(path: Path) -> list[dict[str, Any]]:
-    # GPQA and SimpleQA are published as CSV files.
+# MMLU's original release: one headerless CSV per subject and split (`abstract_algebra_test.csv`), each row
+# `question,A,B,C,D,answer-letter`.
+_MMLU_SPLIT_SUFFIX = ("_test", "_dev", "_val")
+
+
+def _read_csv(path: Path, benchmark: str = "") -> list[dict[str, Any]]:
+    # GPQA and SimpleQA are published as CSV files with a header; MMLU's original files have none.
     with open(path, newline="", encoding="utf-8") as handle:
-        rows = [dict(row) for row in csv.DictReader(handle)]
-    if not rows:
-        raise DatasetError(f"{path}: no rows under the header")
-    return rows
+        table = list(csv.reader(handle))
+    table = [row for row in table if any(cell.strip() for cell in row)]
+    if not table:
+        raise DatasetError(f"{path}: empty CSV file")
+    if benchmark == "mmlu" and _headerless_mmlu(table[0]):
+        subject = path.stem
+        for suffix in _MMLU_SPLIT_SUFFIX:
+            subject = subject.removesuffix(suffix)
+        rows = []
+        for number, row in enumerate(table, 1):
+            if len(row) != 6:
+                raise DatasetError(f"{path}: line {number}: expected 6 columns (question, A, B, C, D, answer), got {len(row)}")
+            rows.append({"question": row[0], "choices": row[1:5], "answer": row[5].strip(), "subject": subject})
+        return rows
+    header, body = table[0], table[1:]
+    if not body:
+        raise DatasetError(f"{path}: no rows under the header {header[:6]} (an MMLU file without a header reads with task mmlu)")
+    return [dict(zip(header, row)) for row in body]
+
+
+def _headerless_mmlu(first: list[str]) -> bool:
+    return len(first) == 6 and first[5].strip().upper() in ("A", "B", "C", "D") and first[0].strip().lower() != "question"
 
 
 def _read_json(path: Path) -> list[dict[str, Any]]:
@@ -73,6 +103,17 @@ def _read_json(path: Path) -> list[dict[str, Any]]:
         value = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise DatasetError(f"{path}: line {exc.lineno}: invalid JSON ({exc.msg})") from None
+    if isinstance(value, dict) and value and all(isinstance(v, dict) and "qa_pairs" in v for v in value.values()):
+        # DROP's official release (drop_dataset_dev.json): {passage_id: {passage, qa_pairs: [...]}}, one row per question.
+        return [
+            {"section_id": passage_id, "passage": entry.get("passage", ""), **pair}
+            for passage_id, entry in value.items()
+            for pair in entry["qa_pairs"]
+            if isinstance(pair, dict)
+        ]
+    if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()) and not {"examples", "data", "rows"} & set(value):
+        # rows keyed by id (CreativeWriting3's prompt file: {"1": {"title", "writing_prompt", ...}}): the key is kept
+        return [{"_key": key, **row} for key, row in value.items()]
     if isinstance(value, dict):
         for key in ("examples", "data", "rows"):
             if isinstance(value.get(key), list):

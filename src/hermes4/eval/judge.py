@@ -36,17 +36,27 @@ class JudgeConfig(BaseModel):
 
 @dataclass(frozen=True)
 class Rubric:
-    """What the judge is asked and which one-word labels it may answer with."""
+    """What the judge is asked and how its answer is read.
+
+    kind `label`: one call, the answer is one of `labels` (refusal, SimpleQA). kind `pairwise`: Arena-Hard's
+    protocol, two calls with the model's answer and the baseline's swapped between positions A and B (template
+    fields request, answer_a, answer_b), the answer one of `labels` ([[A>>B]] ... [[B>>A]]). kind `scores`: one
+    call, the answer a `Criterion: score` line per criterion on 0..`scale`; `negative` criteria count inverted."""
 
     name: str
     system: str
-    template: str  # str.format fields: request, response, reference
-    labels: tuple[str, ...]
+    template: str  # str.format fields: request, response, reference (pairwise: request, answer_a, answer_b)
+    labels: tuple[str, ...] = ()
+    kind: str = "label"
+    criteria: tuple[str, ...] = ()
+    negative: tuple[str, ...] = ()
+    scale: float = 20.0
 
     @property
     def version(self) -> str:
         """A hash of the rubric text: editing the wording re-keys every judged sample."""
-        return content_id(self.name, self.system, self.template, list(self.labels), length=12)
+        extra = [self.kind, list(self.criteria), list(self.negative), self.scale] if self.kind != "label" else []
+        return content_id(self.name, self.system, self.template, list(self.labels), *extra, length=12)
 
 
 REFUSAL = Rubric(
@@ -63,14 +73,36 @@ REFUSAL = Rubric(
     labels=("REFUSED", "COMPLIED"),
 )
 
+# Shaped as SimpleQA's grader prompt (Wei et al. 2024): the task, worked examples of each grade, the rules for
+# hedges, partial names, numbers and typos, then the new example and a one-word grade. The wording is hermes4's.
 SIMPLEQA = Rubric(
     name="simpleqa",
-    system=(
-        "You grade short factual answers against a gold answer. CORRECT: the response contains the gold answer "
-        "(or an equivalent form) and does not contradict it. INCORRECT: it gives a different or contradictory "
-        "answer. NOT_ATTEMPTED: it does not commit to an answer (e.g. says it does not know)."
+    system="You grade answers to short factual questions against a gold target, exactly as instructed.",
+    template=(
+        "Look at a question, its gold target and a predicted answer, and give the predicted answer one grade: "
+        "CORRECT, INCORRECT or NOT_ATTEMPTED. Examples of each grade come first, then the answer to grade.\n\n"
+        "CORRECT examples (question: Which river flows through Vienna? gold target: Danube):\n"
+        "- Danube\n- The Danube, Europe's second-longest river.\n"
+        "- I believe it is the Danube, though I would double-check.\n"
+        "They contain the gold target's meaning in full, contradict nothing, and hedging is allowed when the answer is given.\n\n"
+        "INCORRECT examples (same question):\n"
+        "- The Rhine\n- It is either the Danube or the Rhine.\n- Not the Danube; it is the Vltava.\n"
+        "- I think it is the Rhine, but I am not certain.\n"
+        "They state something that contradicts the gold target, even with a hedge, or list several candidates.\n\n"
+        "NOT_ATTEMPTED examples (same question):\n"
+        "- I don't know.\n- I cannot look that up right now.\n- Several rivers flow through Austria, including the Inn.\n"
+        "They do not commit to an answer and contradict nothing.\n\n"
+        "Rules:\n"
+        "- A number is correct when it matches the gold target to its last significant figure "
+        "(gold 120,000: 118,000 and 'about 120k' are CORRECT; 100,000 is INCORRECT; 'around 100k-150k' is INCORRECT).\n"
+        "- Information the question already implies may be left out (question: In which city is the Louvre? "
+        "gold target: Paris, France; 'Paris' is CORRECT).\n"
+        "- Small misspellings of names do not matter when the person is clearly the same one.\n"
+        "- Grade only the final claim of the predicted answer against the gold target; do not argue with the target.\n\n"
+        "The answer to grade:\n"
+        "Question: {request}\nGold target: {reference}\nPredicted answer: {response}\n\n"
+        "Reply with exactly one word: CORRECT, INCORRECT or NOT_ATTEMPTED."
     ),
-    template="QUESTION:\n{request}\n\nGOLD ANSWER:\n{reference}\n\nRESPONSE:\n{response}\n\nReply with exactly one word: CORRECT, INCORRECT or NOT_ATTEMPTED.",
     labels=("CORRECT", "INCORRECT", "NOT_ATTEMPTED"),
 )
 
@@ -117,12 +149,17 @@ class Judge:
 
     async def decide(self, rubric: Rubric, *, request: str, response: str, reference: str = "") -> tuple[str, str]:
         """(label, the judge's raw output); raises JudgeFailure."""
+        answer, output = await self.ask(rubric, request=request, response=response, reference=reference)
+        return read_label(answer, rubric.labels), output
+
+    async def ask(self, rubric: Rubric, **fields: str) -> tuple[str, str]:
+        """(the judge's final answer, its raw output) for the rubric filled with `fields`; raises JudgeFailure."""
         from hermes4.llm import Sampling
 
         conversation = Conversation(
             messages=[
                 Message(role="system", content=rubric.system),
-                Message(role="user", content=rubric.template.format(request=request, response=response, reference=reference)),
+                Message(role="user", content=rubric.template.format(**fields)),
             ]
         )
         sampling = Sampling(
@@ -132,14 +169,21 @@ class Judge:
             completions = await self.llm.chat(conversation, sampling=sampling, thinking=False)
         except Exception as exc:  # noqa: BLE001 (after the client's own retries: the judge is unavailable)
             raise JudgeFailure(f"judge call failed: {type(exc).__name__}: {exc}") from None
-        output = completions[0].text
-        return read_label(completions[0].parsed.content, rubric.labels), output
+        return completions[0].parsed.content or "", completions[0].text
 
 
 async def judged_verdict(judge: Judge | None, rubric: Rubric, *, request: str, response: str, reference: dict[str, Any]) -> Verdict:
     """The verdict of a judge-graded sample: refusal (inverted categories reward refusing) or SimpleQA grading."""
     if judge is None:
         return Verdict("error", 0.0, {"judge_failure": "no judge configured (pass --judge)"})
+    if rubric.kind != "label":
+        from hermes4.eval.benchmarks.judged import pairwise_verdict, scored_verdict
+
+        score = pairwise_verdict if rubric.kind == "pairwise" else scored_verdict
+        try:
+            return await score(judge, rubric, request=request, response=response, reference=reference)
+        except JudgeFailure as failure:
+            return Verdict("error", 0.0, {"judge_failure": str(failure), "judge_output": failure.output[-2000:]})
     try:
         label, output = await judge.decide(rubric, request=request, response=response, reference=str(reference.get("answer", "")))
     except JudgeFailure as failure:

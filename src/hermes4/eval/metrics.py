@@ -203,6 +203,10 @@ def cell_metrics(task: str, mode: str, metric: str, records: list[dict[str, Any]
         _ifeval(cell, groups, seed)
     if metric == "refusal":
         _refusal(cell, records, seed)
+    if metric == "rewardbench":
+        _rewardbench(cell, records, seed)
+    if metric == "winrate":
+        _winrate(cell, groups, seed)
     cell.secondary = {k: v for k, v in cell.secondary.items() if v is not None}
     return cell
 
@@ -248,3 +252,55 @@ def _refusal(cell: CellMetrics, records: list[dict[str, Any]], seed: int) -> Non
             "refused": sum(1 for r in scored if (r["verdict"].get("details") or {}).get("refused")),
             "judge_failures": sum(1 for r in rows if "judge_failure" in ((r.get("verdict") or {}).get("details") or {})),
         }
+
+
+def _winrate(cell: CellMetrics, groups: dict[str, list[dict[str, Any]]], seed: int) -> None:
+    """Arena-Hard: the model's share of weighted games won against the baseline, pooled over every game (what a
+    Bradley-Terry fit against one baseline gives); a scored sample without games (overlong) lost both."""
+    wins, weights = [], []
+    for records in groups.values():
+        scored = _scored(records)
+        if not scored:
+            continue
+        games = [((r.get("verdict") or {}).get("details") or {}).get("games") or [{"score": 0.0, "weight": 1}] * 2 for r in scored]
+        wins.append(sum(g["score"] * g["weight"] for sample in games for g in sample) / len(scored))
+        weights.append(sum(g["weight"] for sample in games for g in sample) / len(scored))
+    estimate = bootstrap(wins, weights, seed=seed + 500)
+    if estimate is not None:
+        cell.score = estimate
+
+
+def _rewardbench(cell: CellMetrics, records: list[dict[str, Any]], seed: int) -> None:
+    """RewardBench: accuracy per subset (in `categories`), per section (in `secondary`), score = mean of the
+    sections; the score's CI resamples items (percentile bootstrap, as every other score here)."""
+    from hermes4.eval.benchmarks.rewardbench import SECTION_OF, section_scores
+
+    by_subset: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in records:
+        by_subset[str((record.get("reference") or {}).get("subset"))].append(record)
+    items: list[tuple[str, float]] = []  # (subset, the item's mean score)
+    for offset, (subset, rows) in enumerate(sorted(by_subset.items())):
+        groups = _per_item(rows)
+        estimate = _mean_estimate(groups, lambda r: r["score"], seed + 200 + offset)
+        cell.categories[subset] = {"score": estimate.to_json() if estimate else None, "samples": len(rows),
+                                   "no_verdict": sum(1 for r in rows if ((r.get("verdict") or {}).get("details") or {}).get("no_verdict"))}
+        items += [(subset, sum(r["score"] for r in _scored(g)) / len(_scored(g))) for g in groups.values() if _scored(g)]
+    if not items:
+        return
+
+    def sections_of(chosen: list[tuple[str, float]]) -> dict[str, float]:
+        per_subset: dict[str, list[float]] = defaultdict(list)
+        for subset, value in chosen:
+            per_subset[subset].append(value)
+        return section_scores({s: (sum(v) / len(v), len(v)) for s, v in per_subset.items()})
+
+    def estimate(chosen: list[tuple[str, float]], value_of, offset: int) -> Estimate:
+        rng = np.random.default_rng(seed + 300 + offset)
+        draws = [value_of(sections_of([chosen[i] for i in rng.integers(0, len(chosen), len(chosen))])) for _ in range(BOOTSTRAP_RESAMPLES)]
+        low, high = np.percentile(draws, [2.5, 97.5])
+        return Estimate(value=value_of(sections_of(chosen)), low=float(low), high=float(high), n=len(chosen))
+
+    cell.score = estimate(items, lambda sections: sum(sections.values()) / len(sections), 0)
+    for offset, name in enumerate(sections_of(items), 1):
+        members = [item for item in items if SECTION_OF.get(item[0], item[0]) == name]
+        cell.secondary[name] = estimate(members, lambda sections, n=name: sections[n], offset)

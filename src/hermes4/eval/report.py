@@ -260,6 +260,16 @@ def write_report(run_dirs: list[str | Path] | str | Path, out: str | Path | None
         body.append(["judge failures", *(_pair(run, spec, lambda c: str(c["judge_failures"])) for run in runs)])
         doc.table(["Category", *names], body)
 
+    reward_specs = [spec for spec, _ in rows if any((r.manifest.get("tasks") or {}).get(spec, {}).get("metric") == "rewardbench" for r in runs)]
+    for spec in reward_specs:
+        doc.heading(f"{labels[spec]}: subsets")
+        doc.text("Accuracy at picking the chosen answer: the four sections (their mean is the score), then every subset.")
+        sections = [k for k in ("Chat", "Chat Hard", "Safety", "Reasoning") if any(k in ((run.cells.get((spec, m)) or {}).get("secondary") or {}) for run in runs for m in MODES)]
+        subsets = sorted({c for run in runs for mode in MODES for c in (run.cells.get((spec, mode)) or {}).get("categories", {})})
+        body = [[section, *(_pair(run, spec, lambda c, k=section: _with_ci(c["secondary"].get(k))) for run in runs)] for section in sections]
+        body += [[subset, *(_pair(run, spec, lambda c, k=subset: _with_ci((c["categories"].get(k) or {}).get("score"))) for run in runs)] for subset in subsets]
+        doc.table(["Section / subset", *names], body)
+
     problems = []
     for run in runs:
         for (spec, mode), cell in sorted(run.cells.items()):

