@@ -29,8 +29,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/hermes4 run recipes/tiny.yaml
 
+# HERMES4_REQUIRE_VLLM: the engine venv was just built, so the real-vLLM tests (tests/vllm) must run, not skip.
 test: $(STAMP) $(VLLM_STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	HERMES4_REQUIRE_VLLM=1 $(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)
 	$(BIN)/pip install -q -e '.[test,bench]'
