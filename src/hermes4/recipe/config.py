@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hermes4.recipe.engine import EngineSection
 from hermes4.sample.config import SampleConfig
 
 STAGES = ("model", "data", "eval-base", "sft", "eval-sft", "length-control", "eval-length-control", "report")
@@ -229,6 +230,8 @@ class Recipe(_Strict):
         default=None, description="hermes4.train.config.LengthControlConfig (validated by the trainer's loader)")
     eval: EvalSection | None = None
     launch: Launch = Field(default_factory=Launch)
+    engine: EngineSection = Field(default_factory=EngineSection,
+                                  description="what serves the checkpoints the eval and length-control stages generate with")
 
     @model_validator(mode="after")
     def _endpoints_named(self) -> Recipe:
