@@ -99,3 +99,41 @@ def test_free_generation_streams_equal_batch(vllm_server) -> None:
 def test_engine_log_is_kept(vllm_server) -> None:
     log = Path(vllm_server.log).read_text()
     assert "vllm.entrypoints.openai.api_server" in log and "--tool-call-parser hermes4" in log
+
+
+PROMPT_IN_THINK = "<|im_start|>user\nWhat is 2 + 2?<|im_end|>\n<|im_start|>assistant\n<think>\n"
+
+
+def test_vllm_thinking_token_budget_closes_the_reasoning(vllm_server) -> None:
+    """vLLM's own budget (`thinking_token_budget`) works with the launcher's --reasoning-config: after 4 tokens of
+    reasoning the engine writes `</think>`, whatever the (random) model wanted."""
+    client = _client(vllm_server)
+    response = client.completions.create(model="tiny", prompt=PROMPT_IN_THINK, max_tokens=40, temperature=0,
+                                         extra_body={"thinking_token_budget": 4, "ignore_eos": True,
+                                                     "skip_special_tokens": False})
+    text = response.choices[0].text
+    assert "</think>" in text
+    before = text.split("</think>")[0]
+    budgeted = client.completions.create(model="tiny", prompt=PROMPT_IN_THINK, max_tokens=4, temperature=0,
+                                         extra_body={"ignore_eos": True, "skip_special_tokens": False})
+    # the reasoning before the forced close is the model's own first tokens (the budget counts the prompt's
+    # tokens after <think> too, so it may be shorter than 4)
+    assert before and budgeted.choices[0].text.startswith(before)
+
+
+async def test_client_budget_fallback_on_vllm(vllm_server) -> None:
+    """hermes4's client-side budget on the vLLM endpoint: 6 tokens of the model's reasoning, the trained close
+    string, then the model continues; the result says the budget fired."""
+    from hermes4.llm import OpenAIClient, Sampling
+    from hermes4.llm.budget import complete_with_budget
+
+    async with OpenAIClient(vllm_server.url, model="tiny", extra_body={"ignore_eos": True}) as client:
+        result = await complete_with_budget(client, PROMPT_IN_THINK, sampling=Sampling(max_tokens=30, temperature=0),
+                                            budget=6)
+        first = (await client.complete(PROMPT_IN_THINK, sampling=Sampling(max_tokens=6, temperature=0)))[0]
+    completion = result.completion
+    assert "</think>" not in first.text  # the model itself did not close its reasoning within the budget
+    assert result.budget_fired
+    assert completion.text.startswith(first.text + "</think>")
+    assert completion.parsed.reasoning is not None and not completion.parsed.reasoning.endswith("</think>")
+    assert completion.completion_tokens == 30
