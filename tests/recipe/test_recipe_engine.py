@@ -61,3 +61,14 @@ def test_an_endpoint_url_is_used_as_is(tmp_path):
                         log=tmp_path / "serve.log", env={}, max_batch=8) as endpoint:
         assert endpoint.url == "http://127.0.0.1:9/v1" and endpoint.engine == "endpoint"
     assert not (tmp_path / "serve.log").exists()
+
+
+def test_a_served_endpoint_can_run_on_vllm():
+    data = read_recipe_file(RECIPES / "tiny.yaml")
+    data["endpoints"]["student"] = {"serve": {"model": "runs/x/sft/final", "engine": "vllm",
+                                              "vllm": {"tensor_parallel_size": 2}}}
+    recipe = parse_recipe(data, where="tiny.yaml")
+    assert recipe.endpoints["student"].serve.vllm.tensor_parallel_size == 2
+    data["endpoints"]["student"] = {"serve": {"scripted": "m:f", "engine": "vllm"}}
+    with pytest.raises(RecipeError, match=r"endpoints\.student\.serve.*engine vllm serves a model folder"):
+        parse_recipe(data, where="tiny.yaml")

@@ -21,7 +21,7 @@ from rich.console import Console
 
 from hermes4.recipe.config import EvalTask, RecipeError
 from hermes4.recipe.display import RunDisplay
-from hermes4.recipe.engine import model_endpoint
+from hermes4.recipe.engine import EngineSection, model_endpoint
 from hermes4.recipe.resolve import ResolvedRecipe
 from hermes4.llm.spawn import Served, serve, serve_command
 from hermes4.store import write_json_atomic
@@ -56,6 +56,11 @@ def endpoints_up(run: ResolvedRecipe, names: set[str], logs: Path) -> Iterator[d
             spec = endpoint.serve
             assert spec is not None
             logs.mkdir(parents=True, exist_ok=True)
+            if spec.engine == "vllm":
+                urls[name] = stack.enter_context(model_endpoint(
+                    EngineSection(use="vllm", vllm=spec.vllm), Path(spec.model or ""), name=name,
+                    log=logs / f"serve-{name}.log", env=spec.env, max_batch=spec.max_batch)).url
+                continue
             served: Served = stack.enter_context(serve(
                 serve_command(scripted=spec.scripted, model=spec.model, max_batch=spec.max_batch, name=name),
                 env=spec.env, log=logs / f"serve-{name}.log"))
