@@ -54,7 +54,7 @@ def accumulate(deltas: list[dict]) -> dict:
 
 
 @pytest.fixture(scope="module")
-def driven(engine_python: Path, tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+def driven(engine_python: Path, tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     from hermes4.llm.vllm_engine import PLUGIN_FILE, hermes4_only_path
 
     job = {"model": str(tiny_model_dir), "plugin": str(PLUGIN_FILE),
@@ -65,20 +65,22 @@ def driven(engine_python: Path, tiny_model_dir: Path, tmp_path_factory: pytest.T
                           timeout=600, env=env, check=False)
     assert done.returncode == 0, done.stderr[-4000:]
     results = json.loads(done.stdout)
-    assert len(results) == len(USED)
+    assert len(results["cases"]) == len(USED)
     return results
 
 
 @pytest.mark.parametrize("index", range(len(USED)), ids=[case.id for case in USED])
-def test_plugin_batch_and_stream_equal_hermes4(driven: list[dict], index: int) -> None:
+def test_plugin_batch_and_stream_equal_hermes4(driven: dict, index: int) -> None:
     case = USED[index]
-    result = driven[index]
+    result = driven["cases"][index]
     expected = expected_message(case.text, bool(case.options.get("tools_in_reasoning")))
     batch = result["batch"]
     got = {"reasoning": batch["reasoning"] or "", "content": batch["content"] or "", "tool_calls": batch["tool_calls"]}
     assert got == expected
     assert [(c["name"], json.loads(c["arguments"])) for c in got["tool_calls"]] == case.calls
     assert set(result["streams"]) >= {"tokens", "tokens-tool-parser", "chars-1", "chars-3", "chars-7"}
+    if case.text.strip():  # which of vLLM's two parsers was fed (an empty output feeds none)
+        assert result["fed"]["tokens"] == "reasoning" and result["fed"]["tokens-tool-parser"] == "tool"
     for chunking, deltas in result["streams"].items():
         assert accumulate(deltas) == expected, chunking
 
@@ -89,3 +91,8 @@ def test_the_case_table_reaches_the_plugins() -> None:
     assert any("</tool_call> inside a string" in case.id for case in USED)
     assert any(case.issues == ["unreadable_tool_call"] for case in USED)
     assert len(USED) >= len(CASES) - 3
+
+
+def test_structured_outputs_start_after_the_reasoning(driven: dict) -> None:
+    # [prompt, prompt whose earlier turn closed a think block, output inside <think>, output past </think>]
+    assert driven["gate"] == {"thinking=True": [False, False, False, True], "thinking=False": [True, True, False, True]}

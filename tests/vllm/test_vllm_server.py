@@ -54,10 +54,12 @@ def _batch_and_stream(client: openai.OpenAI, **request) -> tuple[dict, dict, str
 
 @pytest.mark.parametrize("case", list(FORCED), ids=list(FORCED))
 def test_forced_outputs_are_parsed_by_the_plugins_stream_equal_to_batch(vllm_server, case: str) -> None:
+    # Not in reasoning mode: vLLM applies structured outputs after the reasoning, and in reasoning mode the
+    # (random) model would have to close <think> first; here the forced text itself holds any think block.
     text = FORCED[case]
     batch, streamed, finish = _batch_and_stream(
         _client(vllm_server), messages=MESSAGES, tools=TOOLS, max_tokens=400, temperature=0,
-        extra_body={"chat_template_kwargs": {"thinking": True}, "structured_outputs": {"choice": [text]}})
+        extra_body={"structured_outputs": {"choice": [text]}})
     assert finish in ("stop", "tool_calls")
     assert batch == expected_message(text, False)
     assert streamed == batch
@@ -70,7 +72,7 @@ def test_exported_checkpoint_chat_with_tools_and_thinking(vllm_server) -> None:
     text = FORCED["think, content and a call"]
     response = client.chat.completions.create(
         model="tiny", messages=MESSAGES, tools=TOOLS, max_tokens=400, temperature=0,
-        extra_body={"chat_template_kwargs": {"thinking": True}, "structured_outputs": {"choice": [text]}})
+        extra_body={"structured_outputs": {"choice": [text]}})
     choice = response.choices[0]
     assert choice.finish_reason == "tool_calls"
     assert choice.message.reasoning == "The user wants weather."

@@ -37,8 +37,6 @@ def main() -> None:
     tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
     request = ChatCompletionRequest(model="m", messages=[{"role": "user", "content": "hi"}], tools=tools)
     prompt_ids = tokenizer("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n")["input_ids"]
-    # A prompt whose earlier turn closed its think block: vLLM then feeds the tool parser instead of the
-    # reasoning parser (`is_reasoning_end(prompt)`), and that path must read the output the same way.
     closed_prompt_ids = tokenizer("<|im_start|>assistant\n<think> </think>\nok<|im_end|>\n<|im_start|>assistant\n")["input_ids"]
     classes = {
         name: ParserManager.get_parser(tool_parser_name=name, reasoning_parser_name=name, enable_auto_tools=True,
@@ -49,7 +47,7 @@ def main() -> None:
     for case in job["cases"]:
         parser_cls = classes["hermes4-interleaved" if case["interleaved"] else "hermes4"]
         text = case["text"]
-        parser = parser_cls(tokenizer, request.tools)
+        parser = parser_cls(tokenizer, request.tools, chat_template_kwargs={"thinking": True})
         reasoning, content, calls = parser.parse(text, request, enable_auto_tools=True)
         batch = {"reasoning": reasoning, "content": content,
                  "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls or []]}
@@ -58,19 +56,33 @@ def main() -> None:
         chunkings = {"tokens": token_deltas, "tokens-tool-parser": token_deltas}
         for size in case.get("chunk_sizes", [1, 3, 7]):
             chunkings[f"chars-{size}"] = [(text[i:i + size], []) for i in range(0, len(text), size)]
-        streams = {}
+        streams, fed = {}, {}
         for label, deltas in chunkings.items():
-            parser = parser_cls(tokenizer, request.tools)
+            # In reasoning mode vLLM feeds the reasoning parser; otherwise (the prompt leaves no reasoning to come)
+            # it feeds the tool parser: both paths must read the output the same way.
+            tool_path = label == "tokens-tool-parser"
+            parser = parser_cls(tokenizer, request.tools, chat_template_kwargs={"thinking": not tool_path})
             messages = []
             for n, (delta, delta_ids) in enumerate(deltas or [("", [])]):
-                prompt = closed_prompt_ids if label == "tokens-tool-parser" else prompt_ids
-                message = parser.parse_delta(delta, delta_ids, request, prompt_token_ids=prompt,
+                message = parser.parse_delta(delta, delta_ids, request, prompt_token_ids=prompt_ids,
                                              finished=n == max(len(deltas), 1) - 1)
                 if message is not None:
                     messages.append(message.model_dump(exclude_none=True))
             streams[label] = messages
-        results.append({"batch": batch, "streams": streams})
-    json.dump(results, sys.stdout)
+            fed[label] = "reasoning" if parser.reasoning_parser.stream.fed else "tool" if parser.tool_parser.stream.fed else ""
+        results.append({"batch": batch, "streams": streams, "fed": fed})
+    # Where vLLM's structured outputs may start (`is_reasoning_end` on the prompt, as the engine's gate asks):
+    # in reasoning mode only after the model's </think>; otherwise at once, even if an earlier turn reasoned.
+    from vllm.reasoning import ReasoningParserManager
+
+    reasoning_cls = ReasoningParserManager.get_reasoning_parser("hermes4")
+    gate = {}
+    for thinking in (True, False):
+        parser = reasoning_cls(tokenizer, chat_template_kwargs={"thinking": thinking})
+        gate[f"thinking={thinking}"] = [parser.is_reasoning_end(prompt_ids), parser.is_reasoning_end(closed_prompt_ids),
+                                        parser.is_reasoning_end(tokenizer("<think>\nhm")["input_ids"]),
+                                        parser.is_reasoning_end(tokenizer("<think>\nhm</think>\n")["input_ids"])]
+    json.dump({"cases": results, "gate": gate}, sys.stdout)
 
 
 if __name__ == "__main__":

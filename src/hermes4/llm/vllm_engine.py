@@ -191,6 +191,9 @@ def start_vllm(model_dir: str | Path, settings: VllmSettings | None = None, *, l
     full_env = {**os.environ, **(env or {})}
     full_env["PYTHONPATH"] = str(shim)  # not the caller's: it may hold packages built for another transformers
     full_env.setdefault("VLLM_LOGGING_LEVEL", "INFO")
+    # A local folder needs no hub, and nothing is reported home: the run does not touch the network by default.
+    full_env.setdefault("HF_HUB_OFFLINE", "1")
+    full_env.setdefault("VLLM_NO_USAGE_STATS", "1")
     if device == "cpu":
         full_env.setdefault("VLLM_TARGET_DEVICE", "cpu")
         full_env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(settings.kv_cache_gib))

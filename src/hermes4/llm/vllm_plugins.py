@@ -48,6 +48,7 @@ from vllm.tool_parsers import ToolParser, ToolParserManager
 from hermes4.parse import (
     ContentDelta,
     ParsedOutput,
+    ParsedToolCall,
     ReasoningDelta,
     StreamEvent,
     StreamParser,
@@ -56,6 +57,7 @@ from hermes4.parse import (
 )
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+TURN_STARTS = ("<|im_start|>", "<|start_header_id|>")  # ChatML and Llama-3 headers: a prompt's last turn follows
 # Issue kinds of a call hermes4 did not accept: their text goes back into the content.
 REJECTED_CALL = frozenset({"unreadable_tool_call", "truncated_tool_call", "missing_name", "arguments_not_object"})
 
@@ -72,7 +74,7 @@ def content_with_rejected(content: str, rejected: list[str]) -> str:
     return "\n".join([content, *rejected]) if content else "\n".join(rejected)
 
 
-def vllm_tool_call(call: Any) -> ToolCall:
+def vllm_tool_call(call: ParsedToolCall) -> ToolCall:
     return ToolCall(id=call.id, function=FunctionCall(id=call.id, name=call.name, arguments=call.arguments_json))
 
 
@@ -131,6 +133,9 @@ class _Hermes4Reasoning(ReasoningParser):
         vocab = self.vocab
         self.think_open_id = vocab.get(THINK_OPEN)
         self.think_close_id = vocab.get(THINK_CLOSE)
+        self.turn_start_ids = {vocab[t] for t in TURN_STARTS if t in vocab}
+        # Reasoning mode (the exported template's `thinking`): the model is expected to open <think> itself.
+        self.thinking = bool((kwargs.get("chat_template_kwargs") or {}).get("thinking"))
         self.stream = OutputStream(tools_in_reasoning=self.tools_in_reasoning)
         self.batch: tuple[str, ParsedOutput] | None = None  # (content returned, parse) for this request's tool parser
         _Sibling.last = self
@@ -146,10 +151,15 @@ class _Hermes4Reasoning(ReasoningParser):
     # -- token-level answers (structured-output gate, reasoning token counts) --------------------------------
 
     def is_reasoning_end(self, input_ids: Sequence[int]) -> bool:
-        """Whether the last `<think>` in the ids was closed (or none was opened after a close)."""
+        """Whether the ids (a prompt: its last turn only) leave no reasoning to come: a `<think>` there was closed,
+        or none was opened and the request is not in reasoning mode. vLLM's structured outputs start here."""
         ids = list(input_ids)
+        last_turn = max((_last_index(ids, t) for t in self.turn_start_ids), default=-1)
+        ids = ids[last_turn + 1 :]
         opened = _last_index(ids, self.think_open_id)
         closed = _last_index(ids, self.think_close_id)
+        if opened < 0 and closed < 0:
+            return not self.thinking
         return closed > opened
 
     def is_reasoning_end_streaming(self, input_ids: Sequence[int], delta_ids: Any) -> bool:
