@@ -69,6 +69,9 @@ def test_a_served_endpoint_can_run_on_vllm():
                                               "vllm": {"tensor_parallel_size": 2}}}
     recipe = parse_recipe(data, where="tiny.yaml")
     assert recipe.endpoints["student"].serve.vllm.tensor_parallel_size == 2
+    from hermes4.recipe.plan import _served
+
+    assert _served(recipe.endpoints["student"]) == "served by vLLM" and _served(recipe.endpoints["teacher"]) == "served"
     data["endpoints"]["student"] = {"serve": {"scripted": "m:f", "engine": "vllm"}}
     with pytest.raises(RecipeError, match=r"endpoints\.student\.serve.*engine vllm serves a model folder"):
         parse_recipe(data, where="tiny.yaml")

@@ -194,7 +194,7 @@ def plan_recipe(run: ResolvedRecipe) -> Plan:
                 n = _items(p.env, p.split, p.seed)
                 counts.append(f"prompts {p.name}: {_count(min(n, p.limit) if n is not None and p.limit else n)} from {p.env}")
             stages.append(StagePlan(stage, f"make data into {run.stage_dir('data')}", counts,
-                                    "model endpoints: " + ", ".join(f"{k} ({'served' if e.serve else e.url})" for k, e in recipe.endpoints.items())))
+                                    "model endpoints: " + ", ".join(f"{k} ({_served(e)})" for k, e in recipe.endpoints.items())))
         elif stage == "sft":
             stages.append(train_plan(stage, train, f"SFT of {train.model.path} -> {train.resolved('export')}"))
         elif stage == "length-control":
@@ -230,6 +230,12 @@ def plan_recipe(run: ResolvedRecipe) -> Plan:
     notes = ["GPU-hours cover training only; generation (data, length-control traces, eval) depends on the "
              "endpoints' throughput, which hermes4 does not assume."] if recipe.model.tiny is None else []
     return Plan(recipe.name, run.out, stages, rates, notes)
+
+
+def _served(endpoint) -> str:
+    if endpoint.serve is None:
+        return endpoint.url
+    return "served by vLLM" if endpoint.serve.engine == "vllm" else "served"
 
 
 def print_plan(plan: Plan, console) -> None:
