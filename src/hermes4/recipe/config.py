@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hermes4.llm.vllm_engine import VllmSettings
+from hermes4.recipe.engine import EngineSection
 from hermes4.sample.config import SampleConfig
 
 STAGES = ("model", "data", "eval-base", "sft", "eval-sft", "length-control", "eval-length-control", "report")
@@ -71,11 +73,15 @@ class ServeSpec(_Strict):
     model: str | None = Field(default=None, description="a Hugging Face model folder")
     env: dict[str, str] = Field(default_factory=dict, description="environment of the server process")
     max_batch: int = Field(default=32, ge=1)
+    engine: Literal["transformers", "vllm"] = Field(default="transformers", description="what serves `model`")
+    vllm: VllmSettings = Field(default_factory=VllmSettings, description="vLLM's settings when engine is vllm")
 
     @model_validator(mode="after")
     def _one_source(self) -> ServeSpec:
         if (self.scripted is None) == (self.model is None):
             raise ValueError("give exactly one of scripted or model")
+        if self.engine == "vllm" and self.model is None:
+            raise ValueError("engine vllm serves a model folder: give model, not scripted")
         return self
 
 
@@ -229,6 +235,8 @@ class Recipe(_Strict):
         default=None, description="hermes4.train.config.LengthControlConfig (validated by the trainer's loader)")
     eval: EvalSection | None = None
     launch: Launch = Field(default_factory=Launch)
+    engine: EngineSection = Field(default_factory=EngineSection,
+                                  description="what serves the checkpoints the eval and length-control stages generate with")
 
     @model_validator(mode="after")
     def _endpoints_named(self) -> Recipe:

@@ -21,6 +21,7 @@ from rich.console import Console
 
 from hermes4.recipe.config import EvalTask, RecipeError
 from hermes4.recipe.display import RunDisplay
+from hermes4.recipe.engine import EngineSection, model_endpoint
 from hermes4.recipe.resolve import ResolvedRecipe
 from hermes4.llm.spawn import Served, serve, serve_command
 from hermes4.store import write_json_atomic
@@ -55,6 +56,11 @@ def endpoints_up(run: ResolvedRecipe, names: set[str], logs: Path) -> Iterator[d
             spec = endpoint.serve
             assert spec is not None
             logs.mkdir(parents=True, exist_ok=True)
+            if spec.engine == "vllm":
+                urls[name] = stack.enter_context(model_endpoint(
+                    EngineSection(use="vllm", vllm=spec.vllm), Path(spec.model or ""), name=name,
+                    log=logs / f"serve-{name}.log", env=spec.env, max_batch=spec.max_batch)).url
+                continue
             served: Served = stack.enter_context(serve(
                 serve_command(scripted=spec.scripted, model=spec.model, max_batch=spec.max_batch, name=name),
                 env=spec.env, log=logs / f"serve-{name}.log"))
@@ -413,8 +419,8 @@ def run_eval_stage(run: ResolvedRecipe, which: str, display: RunDisplay) -> dict
     judge_url = None
     sessions = []
     with contextlib.ExitStack() as stack:
-        served = stack.enter_context(serve(serve_command(model=model, max_batch=section.max_batch, name=which),
-                                           env=_thread_env(run), log=out.parent / f"serve-{which}.log"))
+        served = stack.enter_context(model_endpoint(run.recipe.engine, model, name=which, env=_thread_env(run),
+                                                    log=out.parent / f"serve-{which}.log", max_batch=section.max_batch))
         if section.judge:
             judge_url = stack.enter_context(endpoints_up(run, {section.judge}, out.parent))[section.judge]
         for thinking, tasks in groups.items():
@@ -469,8 +475,8 @@ def run_length_control_stage(run: ResolvedRecipe, display: RunDisplay) -> dict[s
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     total = _count_prompts(Path(lc.prompts)) * lc.samples_per_prompt
-    with serve(serve_command(model=sft, max_batch=run.recipe.eval.max_batch if run.recipe.eval else 32, name="sft"),
-               env=_thread_env(run), log=out / "serve-sft.log") as served:
+    with model_endpoint(run.recipe.engine, sft, name="sft", env=_thread_env(run), log=out / "serve-sft.log",
+                        max_batch=run.recipe.eval.max_batch if run.recipe.eval else 32) as served:
         display.track(f"generate {total} traces with the served SFT model (budget {lc.generation_budget} tokens)",
                       lambda: (0, 0, f"{time.monotonic() - started:.0f}s"))
         result = run_length_control(lc.model_copy(update={"llm": served.url}), train_model=False)
