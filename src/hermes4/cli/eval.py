@@ -53,9 +53,11 @@ def register(app: typer.Typer) -> None:
         from hermes4.chat.messages import describe_validation_error
         from hermes4.eval.judge import JudgeConfig
         from hermes4.eval.progress import summary_table
-        from hermes4.progress import show_progress
-        from hermes4.eval.runner import EvalConfig, EvalRunner
+        from hermes4.eval.runner import EvalConfig, run_eval
         from hermes4.eval.tasks import TaskError, load_task, split_task_list
+        from hermes4.llm import LLMError
+        from hermes4.progress import EvalCounters, show_progress
+        from hermes4.sample.rollouts import EndpointError
         from hermes4.store import StoreError
 
         if list_tasks:
@@ -96,10 +98,6 @@ def register(app: typer.Typer) -> None:
             )
         except ValidationError as exc:
             raise fail(f"eval: {describe_validation_error(exc)}") from None
-        try:
-            runner = EvalRunner(config, tasks)
-        except ValueError as exc:
-            raise fail(f"--task: {exc}") from None
         console = Console(stderr=True)
         if not console.is_terminal:  # logs and pipes: wide enough that the summary table is never squeezed
             console = Console(stderr=True, width=160)
@@ -110,39 +108,25 @@ def register(app: typer.Typer) -> None:
         async def main() -> int:
             import os
 
-            from hermes4.eval.judge import connect_judge
-            from hermes4.llm import LLMError, connect
-
             options = {}
             if llm.startswith(("http://", "https://")):
                 options = {"model": model_id, "api_key": os.environ.get(api_key_env) or None}
             elif model_id:
                 raise fail("--model: only for http(s) endpoints")
-            try:  # before touching --out, so a typo in --llm leaves no folder behind
-                model = connect(llm, **options)
-            except (ValueError, OSError) as exc:
-                raise fail(f"--llm: {exc}") from None
-            judge_llm = None
-            if judged and config.judge is not None:
-                try:
-                    judge_llm = connect_judge(config.judge, api_key=os.environ.get(judge_api_key_env) or None)
-                except (ValueError, OSError) as exc:
-                    await model.aclose()
-                    raise fail(f"--judge: {exc}") from None
+            live = EvalCounters()
             try:
-                for line in runner.open():
-                    console.print(f"[yellow]{line}[/yellow]", highlight=False)
-                async with show_progress(runner.live, console, label="eval", unit="samples"):
-                    result = await runner.run(model, judge_llm)
+                async with show_progress(live, console, label="eval", unit="samples"):
+                    result = await run_eval(config, loaded=tasks, live=live, llm_options=options,
+                                            judge_api_key=os.environ.get(judge_api_key_env) or None)
+            except TaskError as exc:
+                raise fail(f"--task: {exc}") from None
+            except EndpointError as exc:
+                raise fail(f"--{exc.field}: {exc}") from None
             except StoreError as exc:
                 raise fail(f"--out: {exc}") from None
             except LLMError as exc:
                 console.print(f"[red]hermes4: the model is not answering: {exc}[/red]", highlight=False)
                 return 1
-            finally:
-                await model.aclose()
-                if judge_llm is not None:
-                    await judge_llm.aclose()
             console.print(summary_table(result.cells))
             console.print(
                 f"this run: {result.written} samples written ({result.skipped} already done), {result.missing} missing; "

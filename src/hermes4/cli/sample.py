@@ -36,11 +36,11 @@ def register(app: typer.Typer) -> None:
 
         from hermes4.chat.messages import describe_validation_error
         from hermes4.envs import EnvSpecError
-        from hermes4.sample import SampleConfig, Sampler
-        from hermes4.sample.config import MUST_MATCH
-        from hermes4.progress import show_progress
+        from hermes4.progress import LiveCounters, show_progress
+        from hermes4.sample import SampleConfig, run_sample
         from hermes4.sample.progress import summary_table
-        from hermes4.store import Store, StoreError
+        from hermes4.sample.rollouts import EndpointError
+        from hermes4.store import StoreError
 
         if thinking not in ("on", "off"):
             raise fail(f"--thinking: expected on or off, got {thinking!r}")
@@ -68,30 +68,18 @@ def register(app: typer.Typer) -> None:
             console = Console(stderr=True, width=160)
 
         async def main() -> int:
-            from hermes4.llm import connect
-
+            live = LiveCounters()
             try:
-                sampler = Sampler(config)
+                async with show_progress(live, console, label="sample", unit="items"):
+                    result = await run_sample(config, live=live)
             except EnvSpecError as exc:
                 raise fail(f"--env: {exc}") from None
-            try:  # before touching --out, so a typo in --llm leaves no folder behind
-                model = connect(config.llm)
-            except (ValueError, OSError) as exc:
+            except EndpointError as exc:
                 raise fail(f"--llm: {exc}") from None
-            try:
-                store = Store(config.out, config=config.fingerprint(), must_match=MUST_MATCH)
-                repairs = sampler.open(store)
             except StoreError as exc:
-                await model.aclose()
                 raise fail(f"--out: {exc}") from None
-            for line in repairs:
+            for line in result.repairs:
                 console.print(f"[yellow]{line}[/yellow]", highlight=False)
-            try:
-                async with show_progress(sampler.live, console, label="sample", unit="items"):
-                    result = await sampler.run(model)
-            finally:
-                store.close()
-                await model.aclose()
             console.print(summary_table(result.summary))
             live = result.live
             console.print(

@@ -191,20 +191,17 @@ def _export_finals(folder: Path) -> int:
 
 
 async def _sample_one(run, sample_run, urls: dict[str, str], folder: Path, display: RunDisplay) -> dict[str, Any]:
-    from hermes4.sample import Sampler
-    from hermes4.sample.config import MUST_MATCH
-    from hermes4.store import Store
+    from hermes4.progress import LiveCounters
+    from hermes4.sample import run_sample
 
     out = folder / sample_run.name
     config = sample_run.to_config(urls[sample_run.llm], out)
-    sampler = Sampler(config)
+    live = LiveCounters()
     llm = _connect(run, sample_run.llm, urls[sample_run.llm])
     display.track(f"sample {sample_run.name} ({', '.join(config.envs)}, thinking {'on' if config.thinking else 'off'})",
-                  sampler.live.progress)
+                  live.progress)
     try:
-        with Store(config.out, config=config.fingerprint(), must_match=MUST_MATCH) as store:
-            sampler.open(store)
-            result = await sampler.run(llm)
+        result = await run_sample(config, llm, live=live)
     finally:
         await llm.aclose()
     if result.aborted or result.live.items_incomplete:
@@ -399,7 +396,8 @@ def eval_tasks(run: ResolvedRecipe, tasks: list[EvalTask]):
 def run_eval_stage(run: ResolvedRecipe, which: str, display: RunDisplay) -> dict[str, Any]:
     """Serve the `which` checkpoint with `hermes4 serve --model` and run the eval suite over HTTP, one session per
     thinking setting (reasoning, non-reasoning or both), all into one eval run folder."""
-    from hermes4.eval import EvalConfig, EvalRunner, compute_metrics
+    from hermes4.eval import EvalConfig, compute_metrics
+    from hermes4.progress import EvalCounters
 
     section = run.recipe.eval
     assert section is not None
@@ -425,9 +423,9 @@ def run_eval_stage(run: ResolvedRecipe, which: str, display: RunDisplay) -> dict
                                 concurrency=section.concurrency, seed=section.seed, temperature=section.temperature,
                                 top_p=section.top_p, top_k=section.top_k, name=which,
                                 judge={"llm": judge_url} if judge_url else None)
-            runner = EvalRunner(config, loaded)
-            display.track(f"eval {which} ({', '.join(t.name for t in tasks)}; thinking {thinking})", runner.live.progress)
-            sessions.append(asyncio.run(_eval_session(runner, served.url, judge_url)))
+            live = EvalCounters()
+            display.track(f"eval {which} ({', '.join(t.name for t in tasks)}; thinking {thinking})", live.progress)
+            sessions.append(asyncio.run(_eval_session(config, loaded, live)))
     cells = compute_metrics(out)
     failed = [s for s in sessions if s["missing"] or s["aborted"]]
     if failed:
@@ -436,18 +434,10 @@ def run_eval_stage(run: ResolvedRecipe, which: str, display: RunDisplay) -> dict
     return {"out": str(out), "model": str(model), "cells": cells, "sessions": sessions}
 
 
-async def _eval_session(runner, url: str, judge_url: str | None) -> dict[str, Any]:
-    from hermes4.llm import connect
+async def _eval_session(config, loaded, live) -> dict[str, Any]:
+    from hermes4.eval import run_eval
 
-    llm = connect(url)
-    judge = connect(judge_url) if judge_url else None
-    try:
-        runner.open()
-        result = await runner.run(llm, judge)
-    finally:
-        await llm.aclose()
-        if judge is not None:
-            await judge.aclose()
+    result = await run_eval(config, loaded=loaded, live=live)
     return {"written": result.written, "skipped": result.skipped, "missing": result.missing, "aborted": result.aborted,
             "wall_s": result.wall_s}
 
