@@ -51,6 +51,7 @@ from hermes4.store import (
     derive_seed,
     write_json_atomic,
 )
+from hermes4.store.dataset import refuse_changed
 
 FORMAT = "hermes4-eval/1"
 PAPER_REASONING_BUDGET = 40_960  # tokens: the Hermes 4 reasoning evals
@@ -242,15 +243,6 @@ class EvalRunner:
             settings["judge"] = judge_pin
         return settings
 
-    def _check_resume(self, settings: dict[str, Any]) -> None:
-        old = self._previous.get("settings") or {}
-        for key in MUST_MATCH:
-            if key in old and key in settings and old[key] != settings[key]:
-                raise StoreError(
-                    f"{self.config.out}: was evaluated with {key}={old[key]!r}, this run has {key}={settings[key]!r}; "
-                    "rerun with the same settings to resume, or choose another output folder"
-                )
-
     # -- the run -------------------------------------------------------------------------------------
 
     async def run(self, llm: Any, judge_llm: Any | None = None) -> EvalRun:
@@ -268,7 +260,9 @@ class EvalRunner:
             self.judge = Judge(config.judge, judge_llm, await served_model(judge_llm))
             judge_pin = self.judge.config.pin(self.judge.served_model)
         settings = self._settings(model, judge_pin)
-        self._check_resume(settings)
+        # A setting this run does not use (no judge) is not compared: it cannot make the samples differ.
+        old = {k: v for k, v in (self._previous.get("settings") or {}).items() if k in settings}
+        refuse_changed(config.out, old, settings, MUST_MATCH, made="evaluated")
         started_at = _now()
         jobs, cells = self._plan(judge_pin)
         self._write_manifest(settings, cells, started_at=started_at, ended_at=None, status="running")
