@@ -241,11 +241,12 @@ def _thread_env(run: ResolvedRecipe) -> dict[str, str]:
     return {"OMP_NUM_THREADS": str(threads)} if threads else {}
 
 
-def train_command(run: ResolvedRecipe, *extra: str) -> tuple[list[str], dict[str, str]]:
-    """`python -m hermes4.train RESOLVED` (one process) or `torchrun --nproc_per_node N -m hermes4.train ...`."""
+def train_command(run: ResolvedRecipe, stage: str) -> tuple[list[str], dict[str, str]]:
+    """`python -m hermes4.train CONFIG.json` (one process) or `torchrun --nproc_per_node N -m hermes4.train ...`, where
+    CONFIG.json is the stage's resolved training config: the trainer gets the config by value."""
     launch = run.recipe.launch
     env = {**os.environ, **_thread_env(run)}
-    target = [str(run.resolved_file), *extra]
+    target = [str(run.write_training(stage))]
     if launch.nproc_per_node > 1:
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                    f"--nproc_per_node={launch.nproc_per_node}", "-m", "hermes4.train", *target]
@@ -325,8 +326,7 @@ def _train_summary(metrics: list[dict[str, Any]], export: Path, seconds: float) 
 def run_sft(run: ResolvedRecipe, display: RunDisplay) -> dict[str, Any]:
     """The trainer on the mix: tokenize (cached), pack, train, export; resumes from its last checkpoint."""
     cfg = run.train
-    run.write_resolved()
-    command, env = train_command(run)
+    command, env = train_command(run, "sft")
     started = time.monotonic()
     procs = run.recipe.launch.nproc_per_node
     display.track(f"train ({'torchrun ' + str(procs) + ' processes' if procs > 1 else 'one process'})",
@@ -466,12 +466,11 @@ def run_length_control_stage(run: ResolvedRecipe, display: RunDisplay) -> dict[s
         result = run_length_control(lc.model_copy(update={"llm": served.url}), train_model=False)
     summary: dict[str, Any] = {k: v for k, v in result.items() if k != "train"}
     if result.get("used"):
-        run.write_resolved()
-        command, env = train_command(run, "--length-control")
+        command, env = train_command(run, "length-control")
         train_started = time.monotonic()
         display.track("train on </think> + end of turn only",
                       _metrics_activity(lc.train.resolved("jsonl"), lc.train.schedule.steps, train_started))
-        _run_logged(command, env, out / "train.log", "length-control: hermes4.train --length-control")
+        _run_logged(command, env, out / "train.log", "length-control: hermes4.train")
         summary["train"] = _train_summary(read_metrics(lc.train.resolved("jsonl")), lc.train.resolved("export"),
                                           time.monotonic() - train_started)
     else:
