@@ -9,6 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from hermes4.recipe.resolve import ResolvedRecipe
+from hermes4.recipe.stages.base import StageSummary
+from hermes4.recipe.stages.common import TrainSummary, read_metrics
+from hermes4.recipe.stages.data import DataSummary
+from hermes4.recipe.stages.length_control import LengthControlSummary
+from hermes4.recipe.stages.report import CountSummary, ReportSummary
 
 MODEL_LABELS = {"base": "untrained base", "sft": "SFT", "length-control": "SFT + length control"}
 OVERLONG_LONG = "overlong rate, long task (reasoning)"
@@ -29,8 +34,8 @@ class Count:
     def text(self) -> str:
         return f"{100 * self.hits / self.n:.1f}% ({self.hits}/{self.n})" if self.n else "n/a (0 items)"
 
-    def to_json(self) -> dict[str, Any]:
-        return {"hits": self.hits, "n": self.n, "rate": self.rate}
+    def summary(self) -> CountSummary:
+        return CountSummary(hits=self.hits, n=self.n, rate=self.rate)
 
 
 def _records(run: ResolvedRecipe, which: str) -> list[dict[str, Any]]:
@@ -163,10 +168,9 @@ def _plot(path: Path, numbers: dict[str, dict[str, Count]], models: list[str], l
     return save(plt, fig, path, dpi=110)
 
 
-def write_recipe_report(run: ResolvedRecipe, summaries: dict[str, Any], timings: dict[str, float]) -> dict[str, Any]:
-    """Write `report.md` and `report.png` (plus the eval layer's detailed report) into the report stage folder."""
-    from hermes4.recipe.stages import read_metrics
-
+def write_recipe_report(run: ResolvedRecipe, summaries: dict[str, StageSummary], timings: dict[str, float]) -> ReportSummary:
+    """Write `report.md` and `report.png` (plus the eval layer's detailed report) into the report stage folder, from
+    the typed summaries of the stages before it."""
     out = run.stage_dir("report")
     out.mkdir(parents=True, exist_ok=True)
     numbers = headline_numbers(run)
@@ -185,42 +189,42 @@ def write_recipe_report(run: ResolvedRecipe, summaries: dict[str, Any], timings:
         if statements:
             doc += ["## Effects", ""] + [f"- {s}" for s in statements] + [""]
 
-    data = summaries.get("data") or {}
-    if data:
+    data = summaries.get("data")
+    if isinstance(data, DataSummary):
         doc += ["## Data", ""]
         rows = []
-        for name, info in (data.get("forge") or {}).items():
-            rows.append([f"forge `{name}`", f"{info['walks'] + info['skipped']} walks", f"{info['accepted']} accepted, "
-                         f"{info['discarded']} discarded", f"{info['rejected_answers']} answers rejected by the checker "
-                         f"({info['revisions']} revisions)", f"{info['final_records']} final pairs"])
-        for name, info in (data.get("sample") or {}).items():
-            for spec, env in info["envs"].items():
-                rows.append([f"sample `{name}` (thinking {'on' if info['thinking'] else 'off'})", f"`{spec}`: {env['items']} items",
-                             f"{env['samples']} samples drawn", f"{env['rejected']} rejected by the verifier "
-                             f"({100 * (1 - env['pass_rate']):.1f}%)", f"{env['accepted']} kept"])
-        for name, info in (data.get("prompts") or {}).items():
-            rows.append([f"prompts `{name}`", f"{info['prompts']} prompts", "", "", info["path"]])
+        for name, forged in data.forge.items():
+            rows.append([f"forge `{name}`", f"{forged.walks + forged.skipped} walks", f"{forged.accepted} accepted, "
+                         f"{forged.discarded} discarded", f"{forged.rejected_answers} answers rejected by the checker "
+                         f"({forged.revisions} revisions)", f"{forged.final_records} final pairs"])
+        for name, sampled in data.sample.items():
+            for spec, env in sampled.envs.items():
+                rows.append([f"sample `{name}` (thinking {'on' if sampled.thinking else 'off'})", f"`{spec}`: {env.items} items",
+                             f"{env.samples} samples drawn", f"{env.rejected} rejected by the verifier "
+                             f"({100 * (1 - env.pass_rate):.1f}%)", f"{env.accepted} kept"])
+        for name, prompts in data.prompts.items():
+            rows.append([f"prompts `{name}`", f"{prompts.prompts} prompts", "", "", prompts.path])
         doc += [_table(["run", "input", "drawn", "rejected", "kept"], rows), ""]
 
     loss: list[tuple[int, float]] = []
     sft = summaries.get("sft")
-    if sft:
+    if isinstance(sft, TrainSummary):
         loss = [(int(m["step"]), float(m["loss"])) for m in read_metrics(run.train.resolved("jsonl"))]
         doc += ["## Training", "", _table(["stage", "processes", "steps", "tokens", "loss (first -> last)", "tokens/s", "train time"], [
-            ["SFT", str(sft.get("processes", 1)), str(sft["steps"]), f"{sft['tokens']:,}",
-             f"{sft['first_loss']:.3f} -> {sft['final_loss']:.3f}" if sft.get("first_loss") is not None else "-",
-             f"{sft['tokens_per_s']:,.0f}" if sft.get("tokens_per_s") else "-", f"{sft['train_seconds']:.0f}s"]]), ""]
+            ["SFT", str(sft.processes), str(sft.steps), f"{sft.tokens:,}",
+             f"{sft.first_loss:.3f} -> {sft.final_loss:.3f}" if sft.first_loss is not None and sft.final_loss is not None else "-",
+             f"{sft.tokens_per_s:,.0f}" if sft.tokens_per_s else "-", f"{sft.train_seconds:.0f}s"]]), ""]
     lc = summaries.get("length-control")
-    if lc:
+    if isinstance(lc, LengthControlSummary):
         assert run.length_control is not None
         doc += ["## Length control", "",
                 f"Control budget {run.length_control.control_budget} tokens of reasoning, generation budget "
-                f"{run.length_control.generation_budget}. Traces: {lc['traces']} generated, {lc['cut']} cut at the budget, "
-                f"{lc['closed_naturally']} closed `</think>` by themselves, {lc['short']} stopped early, {lc['used']} used for "
+                f"{run.length_control.generation_budget}. Traces: {lc.traces} generated, {lc.cut} cut at the budget, "
+                f"{lc.closed_naturally} closed `</think>` by themselves, {lc.short} stopped early, {lc.used} used for "
                 "training (loss only on `</think>` and the end of turn).", ""]
-        if lc.get("train"):
-            t = lc["train"]
-            doc += [f"Training: {t['steps']} steps, {t['tokens']:,} tokens, loss {t['first_loss']:.3f} -> {t['final_loss']:.3f}.", ""]
+        t = lc.train
+        if t is not None and t.first_loss is not None and t.final_loss is not None:
+            doc += [f"Training: {t.steps} steps, {t.tokens:,} tokens, loss {t.first_loss:.3f} -> {t.final_loss:.3f}.", ""]
 
     if timings:
         doc += ["## Stage times", "", _table(["stage", "seconds"], [[s, f"{t:.1f}"] for s, t in timings.items()]),
@@ -238,5 +242,5 @@ def write_recipe_report(run: ResolvedRecipe, summaries: dict[str, Any], timings:
         detailed = str(paths.markdown)
         doc += ["## Detailed eval report", "", f"Per task and mode, with confidence intervals and plots: `{Path(detailed).relative_to(out)}`.", ""]
     (out / "report.md").write_text("\n".join(doc), encoding="utf-8")
-    return {"markdown": str(out / "report.md"), "png": str(png) if png else None, "eval_report": detailed,
-            "headline": {k: {m: c.to_json() for m, c in v.items()} for k, v in numbers.items()}}
+    return ReportSummary(markdown=str(out / "report.md"), png=str(png) if png else None, eval_report=detailed,
+                         headline={k: {m: c.summary() for m, c in v.items()} for k, v in numbers.items()})

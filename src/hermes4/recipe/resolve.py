@@ -12,19 +12,6 @@ from hermes4.recipe.config import STAGES, Recipe, RecipeError, parse_recipe, rea
 from hermes4.store import content_id, write_json_atomic
 from hermes4.train.config import LengthControlConfig, TrainConfig
 
-# The stages whose outputs each stage reads.
-STAGE_INPUTS: dict[str, tuple[str, ...]] = {
-    "model": (),
-    "data": (),
-    "eval-base": ("model",),
-    "sft": ("model", "data"),
-    "eval-sft": ("sft",),
-    "length-control": ("sft", "data"),
-    "eval-length-control": ("length-control",),
-    "report": ("data", "eval-base", "sft", "eval-sft", "length-control", "eval-length-control"),
-}
-
-
 @dataclass
 class ResolvedRecipe:
     recipe: Recipe  # paths already under `out`
@@ -47,20 +34,9 @@ class ResolvedRecipe:
 
     def stage_dir(self, stage: str) -> Path:
         """Where a stage writes."""
-        if stage == "model":
-            return Path(self.train.model.path)
-        if stage == "data":
-            return self.out / "data"
-        if stage == "sft":
-            return Path(self.train.output_dir)
-        if stage == "length-control":
-            assert self.length_control is not None
-            return Path(self.length_control.train.output_dir)
-        if stage.startswith("eval-"):
-            return self.out / "eval" / stage.removeprefix("eval-")
-        if stage == "report":
-            return self.out / "report"
-        raise KeyError(stage)
+        from hermes4.recipe.stages import STAGE_OBJECTS
+
+        return STAGE_OBJECTS[stage].folder(self)
 
     def model_dir(self, which: str) -> Path:
         """The model folder of `base`, `sft` or `length-control`."""
@@ -76,21 +52,13 @@ class ResolvedRecipe:
     def fingerprints(self) -> dict[str, str]:
         """Per stage, a hash of the recipe sections it reads and of the fingerprints of the stages it reads from,
         so a change marks that stage and everything downstream of it as out of date (and nothing else)."""
-        d = self.recipe.model_dump(mode="json")
-        own: dict[str, Any] = {
-            "model": [d["model"], d["train"]["model"]],
-            "data": [d["endpoints"], d["data"]],
-            "eval-base": [d["eval"]],
-            "sft": [d["train"], d["launch"]],
-            "eval-sft": [d["eval"]],
-            "length-control": [d["length_control"], d["launch"]],
-            "eval-length-control": [d["eval"]],
-            "report": [d["eval"], d["name"], d["description"]],
-        }
+        from hermes4.recipe.stages import STAGE_OBJECTS
+
+        recipe = self.recipe.model_dump(mode="json")
         out: dict[str, str] = {}
         for stage in STAGES:  # STAGES is in dependency order
-            upstream = [out[s] for s in STAGE_INPUTS[stage]]
-            out[stage] = content_id("recipe-stage", stage, own[stage], upstream, length=16)
+            upstream = [out[s] for s in STAGE_OBJECTS[stage].inputs]
+            out[stage] = content_id("recipe-stage", stage, STAGE_OBJECTS[stage].sections(recipe), upstream, length=16)
         return out
 
     # -- what the trainer receives ----------------------------------------------------------------------------
