@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from hermes4.cli._common import fail
+from hermes4.cli._common import fail, stderr_console
 
 
 def _list_tasks() -> None:
@@ -48,7 +48,6 @@ def register(app: typer.Typer) -> None:
         import asyncio
 
         from pydantic import ValidationError
-        from rich.console import Console
 
         from hermes4.chat.messages import describe_validation_error
         from hermes4.eval.judge import JudgeConfig
@@ -98,9 +97,7 @@ def register(app: typer.Typer) -> None:
             )
         except ValidationError as exc:
             raise fail(f"eval: {describe_validation_error(exc)}") from None
-        console = Console(stderr=True)
-        if not console.is_terminal:  # logs and pipes: wide enough that the summary table is never squeezed
-            console = Console(stderr=True, width=160)
+        console = stderr_console()
         for t in tasks:
             if t.source.startswith("hermes4 sample"):
                 console.print(f"[yellow]{t.spec}: using the {t.source}, {len(t.items)} items; pass {t.name}:data=PATH for the benchmark itself[/yellow]", highlight=False)

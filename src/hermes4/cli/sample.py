@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from hermes4.cli._common import fail
+from hermes4.cli._common import fail, stderr_console
 
 
 def register(app: typer.Typer) -> None:
@@ -32,7 +32,6 @@ def register(app: typer.Typer) -> None:
         import asyncio
 
         from pydantic import ValidationError
-        from rich.console import Console
 
         from hermes4.chat.messages import describe_validation_error
         from hermes4.envs import EnvSpecError
@@ -63,9 +62,7 @@ def register(app: typer.Typer) -> None:
             )
         except ValidationError as exc:
             raise fail(f"sample: {describe_validation_error(exc)}") from None
-        console = Console(stderr=True)
-        if not console.is_terminal:  # logs and pipes: wide enough that the summary table is never squeezed
-            console = Console(stderr=True, width=160)
+        console = stderr_console()
 
         async def main() -> int:
             live = LiveCounters()
