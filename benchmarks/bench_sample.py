@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_sample.py [--items 400] [--group-size 4] [--keep 2] [--concurrency 256]
 
-A `hermes4 serve --scripted hermes4.envs.procedural:teacher` server runs in another process. First our
+A `hermes4 serve --scripted hermes4.teacher:teacher` server runs in another process. First our
 engine samples the `procedural` env (waves, verification in a thread pool, journal writes, accounting);
 then a bare `openai.AsyncOpenAI` loop sends exactly the requests our engine sent (same items, sample
 indices, seeds and sampling settings, `asyncio.Semaphore(concurrency)`), and does nothing with the
@@ -27,7 +27,7 @@ from pathlib import Path
 def start_server(error_rate: float, max_batch: int) -> tuple[subprocess.Popen, str]:
     env = dict(os.environ, HERMES4_TEACHER_ERROR_RATE=str(error_rate))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hermes4", "serve", "--scripted", "hermes4.envs.procedural:teacher", "--port", "0", "--max-batch", str(max_batch)],
+        [sys.executable, "-m", "hermes4", "serve", "--scripted", "hermes4.teacher:teacher", "--port", "0", "--max-batch", str(max_batch)],
         stdout=subprocess.PIPE,
         env=env,
         text=True,

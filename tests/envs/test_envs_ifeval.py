@@ -236,7 +236,7 @@ def test_composed_prompts_read_back_exactly() -> None:
 
 
 def test_teacher_follows_composed_prompts_and_plants_violations() -> None:
-    from hermes4.envs.procedural import make_teacher
+    from hermes4.teacher import make_teacher
     from hermes4.llm import Sampling, ScriptRequest
 
     env = get_env("ifeval:n=60,max_instructions=4")

@@ -10,7 +10,7 @@ import pytest
 
 from hermes4.envs import EnvSpecError, Trajectory, get_env
 from hermes4.envs.json_schema import corrupt, random_schema, validate, witness
-from hermes4.envs.procedural import make_teacher
+from hermes4.teacher import make_teacher
 from hermes4.llm import Sampling, ScriptRequest
 
 

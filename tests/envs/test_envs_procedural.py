@@ -13,12 +13,11 @@ from hermes4.envs import Trajectory, get_env
 from hermes4.envs.procedural import (
     TASKS,
     answers_match,
-    make_teacher,
     recognise,
-    split_rendered_prompt,
 )
 from hermes4.envs.procedural.tasks import _UNITS
 from hermes4.llm import Sampling, ScriptedEngine, ScriptRequest
+from hermes4.teacher import make_teacher, split_rendered_prompt
 
 
 def _expected(name: str, p: dict) -> str:

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def teacher_url():
-    with serve(serve_command(scripted="hermes4.envs.procedural:teacher", max_batch=8), env={"HERMES4_TEACHER_ERROR_RATE": "0.0"}) as served:
+    with serve(serve_command(scripted="hermes4.teacher:teacher", max_batch=8), env={"HERMES4_TEACHER_ERROR_RATE": "0.0"}) as served:
         yield served.url.removesuffix("/v1")
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from hermes4.chat.messages import Message
 from hermes4.envs import Trajectory, get_env
-from hermes4.envs.procedural import make_teacher
+from hermes4.teacher import make_teacher
 from hermes4.envs.tool_use import COMPUTATIONS, recognise_computation, tool_exchanges
 from hermes4.llm import Sampling, ScriptedEngine
 

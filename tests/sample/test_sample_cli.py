@@ -33,7 +33,7 @@ def _env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def teacher_url():
-    with serve(serve_command(scripted="hermes4.envs.procedural:teacher", max_batch=64), env=_env()) as served:
+    with serve(serve_command(scripted="hermes4.teacher:teacher", max_batch=64), env=_env()) as served:
         yield served.url
 
 

@@ -14,7 +14,7 @@ from hermes4.chat.messages import Conversation, Message
 from hermes4.envs import Env, Item, Trajectory, Verdict
 from hermes4.envs.answer import final_answer
 from hermes4.llm import LLMError, ScriptedEngine, ScriptRequest
-from hermes4.sample import SampleConfig, sample
+from hermes4.sample import SampleConfig, run_sample
 from hermes4.store import StoreError, list_shards, read_manifest, read_records
 
 ENV = "sampletest_add"
@@ -70,7 +70,7 @@ def config(tmp_path, **kw) -> SampleConfig:
 
 async def run(cfg: SampleConfig, script=None, env: Env | None = None, llm=None):
     llm = llm or ScriptedEngine(script or make_script())
-    return await sample(cfg, llm, envs={ENV: env or AddEnv()})
+    return await run_sample(cfg, llm, envs={ENV: env or AddEnv()})
 
 
 def records(out):
@@ -132,7 +132,7 @@ async def test_unsolved_items_are_recorded_with_their_prompt(tmp_path):
 async def test_accept_rate_matches_the_scripted_error_rate(tmp_path):
     error_rate, items, group = 0.3, 50, 8
     cfg = config(tmp_path, group_size=group, keep=group)
-    result = await sample(cfg, ScriptedEngine(make_script(error_rate=error_rate)), envs={ENV: AddEnv(n=items)})
+    result = await run_sample(cfg, ScriptedEngine(make_script(error_rate=error_rate)), envs={ENV: AddEnv(n=items)})
     summary = result.summary[ENV]
     n = items * group
     assert summary["samples"] == n
@@ -195,10 +195,10 @@ async def test_failed_model_calls_leave_the_item_for_a_rerun(tmp_path):
     env = AddEnv(n=6)
     prompts = [item.prompt.messages[0].content for item in env.items()]
     cfg = config(tmp_path, group_size=3)
-    first = await sample(cfg, FlakyModel(make_script(), {prompts[2]}), envs={ENV: env})
+    first = await run_sample(cfg, FlakyModel(make_script(), {prompts[2]}), envs={ENV: env})
     assert first.live.items_incomplete == 1 and first.summary[ENV]["items"] == 5
     assert "add-2" not in {e["meta"]["item_id"] for e in ledger(cfg.out)}
-    second = await sample(cfg, ScriptedEngine(make_script()), envs={ENV: env})
+    second = await run_sample(cfg, ScriptedEngine(make_script()), envs={ENV: env})
     assert second.live.items_skipped == 5 and second.summary[ENV]["items"] == 6
     assert len(records(cfg.out)) == 12
 
@@ -207,7 +207,7 @@ async def test_a_dead_model_aborts_the_run(tmp_path):
     env = AddEnv(n=30)
     cfg = config(tmp_path, concurrency=4).model_copy(update={"max_consecutive_failures": 5})
     prompts = {item.prompt.messages[0].content for item in env.items()}
-    result = await sample(cfg, FlakyModel(make_script(), prompts), envs={ENV: env})
+    result = await run_sample(cfg, FlakyModel(make_script(), prompts), envs={ENV: env})
     assert result.aborted and "5 model calls failed in a row" in result.aborted and "connection refused" in result.aborted
     assert ledger(cfg.out) == []
     assert read_manifest(cfg.out)["summary"]["last_run"]["aborted"] == result.aborted
@@ -264,13 +264,13 @@ async def test_kept_samples_of_an_interrupted_item_are_reused_not_redrawn(tmp_pa
 
     cfg = config(tmp_path, group_size=4, keep=2)
     env = AddEnv(n=3)
-    await sample(cfg, ScriptedEngine(unseeded), envs={ENV: env})
+    await run_sample(cfg, ScriptedEngine(unseeded), envs={ENV: env})
     shard = list_shards(cfg.out, "data")[0]
     kept = [json.loads(line) for line in shard.read_text().splitlines()]
     survivor = kept[0]
     shard.write_text(json.dumps(survivor) + "\n")  # only the first record made it to disk
     list_shards(cfg.out, "items")[0].write_text("")
-    await sample(cfg, ScriptedEngine(unseeded), envs={ENV: env})
+    await run_sample(cfg, ScriptedEngine(unseeded), envs={ENV: env})
     rows = records(cfg.out)
     assert survivor["meta"]["id"] in {r["meta"]["id"] for r in rows}
     assert len(rows) == 6 and len({r["meta"]["id"] for r in rows}) == 6

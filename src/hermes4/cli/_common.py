@@ -36,3 +36,12 @@ def read_json(path: str | None) -> tuple[Any, str]:
         return json.loads(text), name
     except json.JSONDecodeError as exc:
         raise fail(f"{name}: line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}") from None
+
+
+def stderr_console() -> Any:
+    """The rich console of a long command's progress and closing table: stderr, and in logs and pipes wide enough
+    that the summary table is never squeezed."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    return console if console.is_terminal else Console(stderr=True, width=160)

@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
         flags = {"thinking": thinking, "keep_cots": keep_cots, "add_generation_prompt": not no_generation_prompt}
 
         if template is not None:
-            from hermes4.chat.hf import (
+            from hermes4.chat.hf_template import (
                 TemplateError,
                 has_generation_markers,
                 render_with_template,
@@ -112,7 +112,7 @@ def register(app: typer.Typer) -> None:
         context: int = typer.Option(40, "--context", help="Characters of context shown on each side of a difference."),
     ) -> None:
         """Render the built-in battery both ways; per case print `equal` or the first difference. Exit 1 if any differ."""
-        from hermes4.chat.hf import TemplateSyntaxProblem, diff_template
+        from hermes4.chat.hf_template import TemplateSyntaxProblem, diff_template
 
         _check_format(format)
         source = _read_template(template)

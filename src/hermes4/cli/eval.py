@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from hermes4.cli._common import fail
+from hermes4.cli._common import fail, stderr_console
 
 
 def _list_tasks() -> None:
@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
     @app.command("eval")
     def eval_(
         task: list[str] | None = typer.Option(None, "--task", help="Benchmarks, comma-separated or repeated: NAME or NAME:key=value (see --list-tasks)."),
-        llm: str | None = typer.Option(None, "--llm", help="http://host:port\\[/v1] (comma-separated for several), a model folder, or scripted:module:function."),
+        llm: str | None = typer.Option(None, "--llm", help="http://host:port or http://host:port/v1 (comma-separated for several), a model folder, or scripted:module:function."),
         out: Path | None = typer.Option(None, "--out", help="Run folder; rerunning the same command resumes it."),
         thinking: str = typer.Option("both", "--thinking", help="on (reasoning), off (non-reasoning) or both."),
         repeats: int = typer.Option(1, "--repeats", help="Samples per item and mode (accuracy is averaged over them; pass@k where k <= repeats)."),
@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
         score_concurrency: int = typer.Option(8, "--score-concurrency", help="Samples scored at once (checker threads, judge calls)."),
         model_id: str | None = typer.Option(None, "--model", help="Model id at the --llm endpoint (default: the first it serves)."),
         api_key_env: str = typer.Option("HERMES4_API_KEY", "--api-key-env", help="Environment variable holding the --llm API key (never written to disk)."),
-        judge: str | None = typer.Option(None, "--judge", help="Judge model for judge-graded tasks (refusalbench, simpleqa:grader=judge, arena_hard, eqbench3, creative_writing3): URL or scripted:module:function."),
+        judge: str | None = typer.Option(None, "--judge", help="Judge model for judge-graded tasks (refusalbench, simpleqa:grader=judge): URL or scripted:module:function."),
         judge_model: str | None = typer.Option(None, "--judge-model", help="Model id at the judge endpoint (default: the first it serves)."),
         judge_api_key_env: str = typer.Option("HERMES4_JUDGE_API_KEY", "--judge-api-key-env", help="Environment variable holding the judge's API key."),
         seed: int = typer.Option(0, "--seed", help="Base seed of every request (derived per task, item, repeat and mode)."),
@@ -48,14 +48,15 @@ def register(app: typer.Typer) -> None:
         import asyncio
 
         from pydantic import ValidationError
-        from rich.console import Console
 
         from hermes4.chat.messages import describe_validation_error
         from hermes4.eval.judge import JudgeConfig
         from hermes4.eval.progress import summary_table
-        from hermes4.progress import show_progress
-        from hermes4.eval.runner import EvalConfig, EvalRunner
+        from hermes4.eval.runner import EvalConfig, run_eval
         from hermes4.eval.tasks import TaskError, load_task, split_task_list
+        from hermes4.llm import LLMError
+        from hermes4.progress import EvalCounters, show_progress
+        from hermes4.sample.rollouts import EndpointError
         from hermes4.store import StoreError
 
         if list_tasks:
@@ -96,13 +97,7 @@ def register(app: typer.Typer) -> None:
             )
         except ValidationError as exc:
             raise fail(f"eval: {describe_validation_error(exc)}") from None
-        try:
-            runner = EvalRunner(config, tasks)
-        except ValueError as exc:
-            raise fail(f"--task: {exc}") from None
-        console = Console(stderr=True)
-        if not console.is_terminal:  # logs and pipes: wide enough that the summary table is never squeezed
-            console = Console(stderr=True, width=160)
+        console = stderr_console()
         for t in tasks:
             if t.source.startswith("hermes4 sample"):
                 console.print(f"[yellow]{t.spec}: using the {t.source}, {len(t.items)} items; pass {t.name}:data=PATH for the benchmark itself[/yellow]", highlight=False)
@@ -110,39 +105,25 @@ def register(app: typer.Typer) -> None:
         async def main() -> int:
             import os
 
-            from hermes4.eval.judge import connect_judge
-            from hermes4.llm import LLMError, connect
-
             options = {}
             if llm.startswith(("http://", "https://")):
                 options = {"model": model_id, "api_key": os.environ.get(api_key_env) or None}
             elif model_id:
                 raise fail("--model: only for http(s) endpoints")
-            try:  # before touching --out, so a typo in --llm leaves no folder behind
-                model = connect(llm, **options)
-            except (ValueError, OSError) as exc:
-                raise fail(f"--llm: {exc}") from None
-            judge_llm = None
-            if judged and config.judge is not None:
-                try:
-                    judge_llm = connect_judge(config.judge, api_key=os.environ.get(judge_api_key_env) or None)
-                except (ValueError, OSError) as exc:
-                    await model.aclose()
-                    raise fail(f"--judge: {exc}") from None
+            live = EvalCounters()
             try:
-                for line in runner.open():
-                    console.print(f"[yellow]{line}[/yellow]", highlight=False)
-                async with show_progress(runner.live, console, label="eval", unit="samples"):
-                    result = await runner.run(model, judge_llm)
+                async with show_progress(live, console, label="eval", unit="samples"):
+                    result = await run_eval(config, loaded=tasks, live=live, llm_options=options,
+                                            judge_api_key=os.environ.get(judge_api_key_env) or None)
+            except TaskError as exc:
+                raise fail(f"--task: {exc}") from None
+            except EndpointError as exc:
+                raise fail(f"--{exc.field}: {exc}") from None
             except StoreError as exc:
                 raise fail(f"--out: {exc}") from None
             except LLMError as exc:
                 console.print(f"[red]hermes4: the model is not answering: {exc}[/red]", highlight=False)
                 return 1
-            finally:
-                await model.aclose()
-                if judge_llm is not None:
-                    await judge_llm.aclose()
             console.print(summary_table(result.cells))
             console.print(
                 f"this run: {result.written} samples written ({result.skipped} already done), {result.missing} missing; "

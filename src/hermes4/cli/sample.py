@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from hermes4.cli._common import fail
+from hermes4.cli._common import fail, stderr_console
 
 
 def register(app: typer.Typer) -> None:
@@ -32,15 +32,14 @@ def register(app: typer.Typer) -> None:
         import asyncio
 
         from pydantic import ValidationError
-        from rich.console import Console
 
         from hermes4.chat.messages import describe_validation_error
         from hermes4.envs import EnvSpecError
-        from hermes4.sample import SampleConfig, Sampler
-        from hermes4.sample.config import MUST_MATCH
-        from hermes4.progress import show_progress
+        from hermes4.progress import LiveCounters, show_progress
+        from hermes4.sample import SampleConfig, run_sample
         from hermes4.sample.progress import summary_table
-        from hermes4.store import Store, StoreError
+        from hermes4.sample.rollouts import EndpointError
+        from hermes4.store import StoreError
 
         if thinking not in ("on", "off"):
             raise fail(f"--thinking: expected on or off, got {thinking!r}")
@@ -63,35 +62,21 @@ def register(app: typer.Typer) -> None:
             )
         except ValidationError as exc:
             raise fail(f"sample: {describe_validation_error(exc)}") from None
-        console = Console(stderr=True)
-        if not console.is_terminal:  # logs and pipes: wide enough that the summary table is never squeezed
-            console = Console(stderr=True, width=160)
+        console = stderr_console()
 
         async def main() -> int:
-            from hermes4.llm import connect
-
+            live = LiveCounters()
             try:
-                sampler = Sampler(config)
+                async with show_progress(live, console, label="sample", unit="items"):
+                    result = await run_sample(config, live=live)
             except EnvSpecError as exc:
                 raise fail(f"--env: {exc}") from None
-            try:  # before touching --out, so a typo in --llm leaves no folder behind
-                model = connect(config.llm)
-            except (ValueError, OSError) as exc:
+            except EndpointError as exc:
                 raise fail(f"--llm: {exc}") from None
-            try:
-                store = Store(config.out, config=config.fingerprint(), must_match=MUST_MATCH)
-                repairs = sampler.open(store)
             except StoreError as exc:
-                await model.aclose()
                 raise fail(f"--out: {exc}") from None
-            for line in repairs:
+            for line in result.repairs:
                 console.print(f"[yellow]{line}[/yellow]", highlight=False)
-            try:
-                async with show_progress(sampler.live, console, label="sample", unit="items"):
-                    result = await sampler.run(model)
-            finally:
-                store.close()
-                await model.aclose()
             console.print(summary_table(result.summary))
             live = result.live
             console.print(

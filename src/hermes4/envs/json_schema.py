@@ -9,19 +9,22 @@ import random
 import re
 import string
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hermes4.chat.messages import Conversation, Message
 from hermes4.envs.answer import final_answer
 from hermes4.envs.base import Env, Item, Trajectory, Verdict
 from hermes4.envs.registry import register_env
 
-if TYPE_CHECKING:
-    from hermes4.envs.procedural.teacher_model import TeacherContext
-
 PRODUCE_MARKER = "Produce a JSON object that conforms to this JSON Schema:"
 REPAIR_MARKER = "Repair this malformed JSON object"
 _FENCE = re.compile(r"```(?:json)?\s*\n(.*?)\n```", re.DOTALL)
+
+
+def fenced_blocks(text: str) -> list[str]:
+    """The bodies of the ```json fenced blocks of `text`, in order (a prompt's schema and malformed object)."""
+    return _FENCE.findall(text)
+
 
 _FIELD_NAMES = ["id", "name", "title", "email", "created", "birthday", "status", "priority", "tags", "score", "count", "price", "ratio", "active", "verified", "owner", "address", "city", "country", "zip", "items", "quantity", "notes", "labels", "version", "host", "port", "uuid", "kind", "level"]
 _WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima"]
@@ -273,52 +276,3 @@ class JsonSchemaEnv(Env):
         if item.reference["task"] == "repair" and value != item.reference["original"]:
             return Verdict("fail", 0.0, {"reason": "valid, but the values differ from the original object"})
         return Verdict("pass", 1.0, {})
-
-
-# ------------------------------------------------------------------------------------------------ teacher
-
-
-def _break_value(value: dict[str, Any], schema: dict[str, Any], rng: random.Random) -> dict[str, Any]:
-    """A planted mistake: drop a required field, or give a field the wrong type."""
-    broken = copy.deepcopy(value)
-    required = [k for k in schema.get("required", []) if k in broken]
-    if required and rng.random() < 0.5:
-        del broken[rng.choice(required)]
-    elif broken:
-        key = rng.choice(sorted(broken))
-        broken[key] = [broken[key]] if not isinstance(broken[key], list) else {"value": broken[key]}
-    else:
-        broken["unexpected"] = 1
-        broken = {"__not_an_object__": broken} if schema.get("additionalProperties") is not False else broken
-    return broken
-
-
-def teach(ctx: TeacherContext) -> str | None:
-    """The scripted teacher's answer to a JSON-schema item, or None when the prompt is not one."""
-    from hermes4.envs.procedural.teacher_model import _compose
-
-    text = ctx.task_text
-    blocks = _FENCE.findall(text)
-    if PRODUCE_MARKER in text and blocks:
-        try:
-            schema = json.loads(blocks[0])
-        except json.JSONDecodeError:
-            return None
-        value = witness(schema, ctx.rng, minimal=True)
-        reasoning = "I fill only the required fields, each with the simplest value its type, enum, format or bounds allow."
-    elif REPAIR_MARKER in text and len(blocks) >= 2:
-        import json_repair
-
-        try:
-            schema = json.loads(blocks[-1])
-        except json.JSONDecodeError:
-            return None
-        value = json_repair.loads(blocks[0])
-        if not isinstance(value, dict):
-            return None
-        reasoning = "I fix the quotes, commas and braces and keep every value unchanged."
-    else:
-        return None
-    if ctx.mistaken:
-        value = _break_value(value, schema, ctx.rng)
-    return _compose(ctx, reasoning, "```json\n" + json.dumps(value) + "\n```")

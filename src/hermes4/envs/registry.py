@@ -1,4 +1,5 @@
-"""Envs by name: `register_env`, and `get_env("name:key=value,key=value")` with typed, checked options."""
+"""Envs by name: `register_env`, and `get_env("name:key=value,key=value")` with typed, checked options. The spec
+grammar and the option checks here are the only ones: eval's benchmark tasks (`name:key=value,...`) use them too."""
 
 from __future__ import annotations
 
@@ -72,52 +73,72 @@ def env_options(cls: type[Env]) -> dict[str, tuple[Any, Any]]:
     return options
 
 
-def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
-    """`"name:key=value,key=value"` -> (name, {key: raw value}). Values keep any `=` after the first."""
+def parse_spec(spec: str, *, kind: str = "env", error: type[ValueError] = EnvSpecError) -> tuple[str, dict[str, str]]:
+    """`"name:key=value,key=value"` -> (name, {key: raw value}). Values keep any `=` after the first. `kind` names what
+    the spec selects in messages (an env, a task); `error` is the exception raised."""
     spec = spec.strip()
     name, _, rest = spec.partition(":")
     name = name.strip()
     if not name:
-        raise EnvSpecError(f"env spec {spec!r}: missing the env name (expected name:key=value,...)")
+        raise error(f"{kind} spec {spec!r}: missing the {kind} name (expected name:key=value,...)")
     raw: dict[str, str] = {}
     for part in filter(None, (p.strip() for p in rest.split(","))):
         key, eq, value = part.partition("=")
         if not eq or not key.strip():
-            raise EnvSpecError(f"env spec {spec!r}: option {part!r} is not key=value")
+            raise error(f"{kind} spec {spec!r}: option {part!r} is not key=value")
         key = key.strip()
         if key in raw:
-            raise EnvSpecError(f"env spec {spec!r}: option {key!r} given twice")
+            raise error(f"{kind} spec {spec!r}: option {key!r} given twice")
         raw[key] = value.strip()
     return name, raw
 
 
-def _convert(env: str, key: str, value: str, kind: Any) -> Any:
+def convert_options(
+    name: str,
+    raw: dict[str, str],
+    types: dict[str, Any],
+    *,
+    kind: str = "env",
+    error: type[ValueError] = EnvSpecError,
+    allowed_label: str = "allowed options",
+) -> dict[str, Any]:
+    """The raw option values of a spec converted to their types (`types`: option -> type); an unknown option or a value
+    that does not convert raises `error` naming the option."""
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in types:
+            allowed = ", ".join(sorted(types)) or "(none)"
+            raise error(f"{kind} {name!r}: unknown option {key!r}; {allowed_label}: {allowed}")
+        try:
+            out[key] = _convert(value, types[key])
+        except ValueError as exc:
+            type_name = getattr(types[key], "__name__", str(types[key]))
+            raise error(f"{kind} {name!r}: option {key}={value!r} is not a valid {type_name} ({exc})") from None
+    return out
+
+
+def _convert(value: str, kind: Any) -> Any:
     origin = typing.get_origin(kind)
     args = [a for a in typing.get_args(kind) if a is not type(None)]
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and args:
         if value.lower() in ("none", "null", ""):
             return None
         kind, origin = args[0], typing.get_origin(args[0])
-    try:
-        if kind is bool:
-            lowered = value.lower()
-            if lowered in ("1", "true", "yes", "on"):
-                return True
-            if lowered in ("0", "false", "no", "off"):
-                return False
-            raise ValueError("expected true/false")
-        if kind is int:
-            return int(value)
-        if kind is float:
-            return float(value)
-        if origin in (list, tuple):
-            inner = typing.get_args(kind)[0] if typing.get_args(kind) else str
-            parts = [p for p in value.split("+") if p]
-            return [_convert(env, key, p, inner) for p in parts]
-        return value
-    except ValueError as exc:
-        name = getattr(kind, "__name__", str(kind))
-        raise EnvSpecError(f"env {env!r}: option {key}={value!r} is not a valid {name} ({exc})") from None
+    if kind is bool:
+        lowered = value.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ValueError("expected true/false")
+    if kind is int:
+        return int(value)
+    if kind is float:
+        return float(value)
+    if kind in (list, tuple) or origin in (list, tuple):  # several values joined with +
+        inner = (typing.get_args(kind) or (str,))[0]
+        return [_convert(p, inner) for p in value.split("+") if p]
+    return value
 
 
 def get_env(spec: str) -> Env:
@@ -126,13 +147,7 @@ def get_env(spec: str) -> Env:
         return spec
     name, raw = parse_spec(spec)
     cls = env_class(name)
-    options = env_options(cls)
-    kwargs: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key not in options:
-            allowed = ", ".join(sorted(options)) or "(none)"
-            raise EnvSpecError(f"env {name!r}: unknown option {key!r}; allowed options: {allowed}")
-        kwargs[key] = _convert(name, key, value, options[key][0])
+    kwargs = convert_options(name, raw, {key: kind for key, (kind, _) in env_options(cls).items()})
     try:
         env = cls(**kwargs)
     except (ValueError, TypeError, FileNotFoundError) as exc:

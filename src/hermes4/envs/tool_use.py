@@ -18,7 +18,6 @@ from hermes4.envs.procedural.tasks import extract_answer
 from hermes4.envs.registry import register_env
 
 if TYPE_CHECKING:
-    from hermes4.envs.procedural.teacher_model import TeacherContext
     from hermes4.llm import LLM, Sampling
 
 TOOL_HINT = "You can run Python code with the `python` tool; its printed output comes back to you."
@@ -250,31 +249,3 @@ class ToolUseEnv(Env):
         from hermes4.envs.tool_rollout import run_tool_rollout
 
         return await run_tool_rollout(item, llm, sampling, thinking=thinking, max_tool_calls=self.max_tool_calls)
-
-
-# ------------------------------------------------------------------------------------------------ teacher
-
-
-def teach(ctx: TeacherContext) -> str | None:
-    """The scripted teacher on a tool-use item: call `python` first, then answer from its output."""
-    from hermes4.envs.procedural.teacher_model import _compose
-
-    found = recognise_computation(ctx.task_text)
-    if found is None or TOOL_HINT not in ctx.task_text:
-        return None
-    comp, params = found
-    if not ctx.tool_responses:
-        call = json.dumps({"name": "python", "arguments": {"code": comp.program(params)}})
-        preamble = "This needs an exact computation, so I will run Python."
-        if ctx.thinking:
-            prefix = "" if (ctx.inside_think or ctx.partial.rstrip().endswith("<think>")) else "<think>\n"
-            return f"{prefix}{preamble}\n<tool_call>\n{call}\n</tool_call>"
-        return f"<tool_call>\n{call}\n</tool_call>"
-    printed = _INTEGER.findall(ctx.tool_responses[-1])
-    if ctx.mistaken or not printed:  # the planted mistake: ignore the tool and guess
-        value = comp.solve(params) + ctx.rng.choice([-3, -2, -1, 1, 2, 3])
-        reasoning = "I will trust my own estimate instead of the tool output."
-    else:
-        value = int(printed[-1])
-        reasoning = f"The tool printed {value}, which is the exact result."
-    return _compose(ctx, reasoning, f"Answer: {value}")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from hermes4.envs import Item, Trajectory, Verdict
 from hermes4.envs.answer import THINK_CLOSE, THINK_OPEN, final_answer, raw_output
+from hermes4.sample.rollouts import jsonable, verdict_json
 from hermes4.store import content_id, list_shards, read_jsonl
 
 SAMPLES_STREAM = "samples"
@@ -47,13 +47,6 @@ def is_overlong(trajectory: Trajectory, *, thinking: bool) -> bool:
 
 def overlong_verdict(budget: int) -> Verdict:
     return Verdict("fail", 0.0, {"reason": f"overlong: the reasoning was not closed with </think> within {budget} tokens"})
-
-
-def verdict_json(verdict: Verdict) -> dict[str, Any]:
-    """The verdict as plain JSON, without the checker's timing (records must not differ between equal runs)."""
-    data = json.loads(json.dumps(verdict.to_json(), ensure_ascii=False, default=str))
-    data["details"] = {k: v for k, v in (data.get("details") or {}).items() if k != "verify_s"}
-    return data
 
 
 def sample_score(verdict: Verdict) -> float | None:
@@ -106,8 +99,8 @@ def build_record(
         },
         "verdict": verdict_json(verdict),
         "score": 0.0 if overlong else sample_score(verdict),
-        "reference": json.loads(json.dumps(item.reference, ensure_ascii=False, default=str)),
-        "item_meta": json.loads(json.dumps(item.meta, ensure_ascii=False, default=str)),
+        "reference": jsonable(item.reference),
+        "item_meta": jsonable(item.meta),
         "timing": {k: round(v, 6) for k, v in timing.items()},
     }
 

@@ -1,7 +1,8 @@
-"""The eval run: generate every (task, item, repeat, mode) sample over one model, score each as soon as it arrives
-while generation goes on, log every sample, resume exactly where a killed run stopped, compute the metrics.
+"""The eval run, the score-everything policy over the rollout engine (`hermes4.sample.rollouts`): generate every
+(task, item, repeat, mode) sample over one model, score each as soon as it arrives while generation goes on, log
+every sample, resume exactly where a killed run stopped, compute the metrics.
 
-Pipeline: `concurrency` generator coroutines take jobs and call the model; each finished generation goes on a
+Pipeline: the engine's `concurrency` workers take jobs and call the model; each finished generation goes on a
 queue that `score_concurrency` scorer coroutines drain at the same time (checkers in a thread pool, judges as
 async calls), so scoring never waits for generation to end. A sample is written once, scored, as one JSONL
 line keyed by (task, item, repeat, mode, config hash); a rerun skips the keys on disk and draws the rest with
@@ -18,7 +19,6 @@ import subprocess
 import sys
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -29,7 +29,7 @@ from hermes4.envs import Item, Trajectory, Verdict, trajectory_from_completion
 from hermes4.envs.answer import final_answer
 from hermes4.eval.judge import Judge, JudgeConfig, connect_judge, judged_verdict
 from hermes4.eval.metrics import cell_metrics
-from hermes4.eval.progress import EvalCounters
+from hermes4.progress import EvalCounters
 from hermes4.eval.records import (
     METRICS_FILE,
     MODES,
@@ -42,7 +42,8 @@ from hermes4.eval.records import (
     read_samples,
     sample_key,
 )
-from hermes4.eval.tasks import Task, load_task, split_task_list
+from hermes4.eval.tasks import Task, TaskError, load_task, split_task_list
+from hermes4.sample.rollouts import EndpointError, RolloutEngine, RolloutFailure, RolloutLimits, connect_source, gather_or_cancel
 from hermes4.store import (
     Journal,
     StoreError,
@@ -50,6 +51,7 @@ from hermes4.store import (
     derive_seed,
     write_json_atomic,
 )
+from hermes4.store.dataset import refuse_changed
 
 FORMAT = "hermes4-eval/1"
 PAPER_REASONING_BUDGET = 40_960  # tokens: the Hermes 4 reasoning evals
@@ -82,6 +84,10 @@ class EvalConfig(BaseModel):
     overlap: bool = True  # False: generate everything first, then score (only to measure what overlap saves)
     rollout_timeout_s: float | None = Field(default=None, gt=0)
     max_consecutive_failures: int = Field(default=32, ge=1)
+
+    def limits(self) -> RolloutLimits:
+        # Checker threads are scorers here: judges are async calls, so one bound serves both.
+        return RolloutLimits(self.concurrency, self.score_concurrency, self.rollout_timeout_s, self.max_consecutive_failures)
 
     def budget(self, mode: str) -> int:
         return self.max_tokens if MODES[mode] or self.direct_max_tokens is None else self.direct_max_tokens
@@ -190,19 +196,17 @@ def config_hash(config: EvalConfig, task: Task, mode: str, judge_pin: dict[str, 
 class EvalRunner:
     """One eval session over an output folder: `open()` scans it, `run(llm)` fills in what is missing."""
 
-    def __init__(self, config: EvalConfig, tasks: list[Task] | None = None) -> None:
+    def __init__(self, config: EvalConfig, tasks: list[Task] | None = None, live: EvalCounters | None = None) -> None:
         self.config = config
         self.tasks = tasks if tasks is not None else [load_task(spec) for spec in config.tasks]
         names = [t.spec for t in self.tasks]
         if len(set(names)) != len(names):
-            raise ValueError("the same task is named twice")
+            raise TaskError("the same task is named twice")
         self.modes = modes_for(config.thinking)
-        self.live = EvalCounters()
+        self.live = live or EvalCounters()
         self.judge: Judge | None = None
         self._journal: Journal | None = None
         self._previous: dict[str, Any] = {}
-        self._abort: str | None = None
-        self._failures_in_a_row = 0
         self._written = 0
         self._repairs: list[str] = []
 
@@ -239,15 +243,6 @@ class EvalRunner:
             settings["judge"] = judge_pin
         return settings
 
-    def _check_resume(self, settings: dict[str, Any]) -> None:
-        old = self._previous.get("settings") or {}
-        for key in MUST_MATCH:
-            if key in old and key in settings and old[key] != settings[key]:
-                raise StoreError(
-                    f"{self.config.out}: was evaluated with {key}={old[key]!r}, this run has {key}={settings[key]!r}; "
-                    "rerun with the same settings to resume, or choose another output folder"
-                )
-
     # -- the run -------------------------------------------------------------------------------------
 
     async def run(self, llm: Any, judge_llm: Any | None = None) -> EvalRun:
@@ -265,18 +260,22 @@ class EvalRunner:
             self.judge = Judge(config.judge, judge_llm, await served_model(judge_llm))
             judge_pin = self.judge.config.pin(self.judge.served_model)
         settings = self._settings(model, judge_pin)
-        self._check_resume(settings)
+        # A setting this run does not use (no judge) is not compared: it cannot make the samples differ.
+        old = {k: v for k, v in (self._previous.get("settings") or {}).items() if k in settings}
+        refuse_changed(config.out, old, settings, MUST_MATCH, made="evaluated")
         started_at = _now()
         jobs, cells = self._plan(judge_pin)
         self._write_manifest(settings, cells, started_at=started_at, ended_at=None, status="running")
         self.live.started = time.monotonic()
+        engine: RolloutEngine[_Job] = RolloutEngine(llm, config.limits())
         try:
-            await self._pipeline(llm, jobs)
+            with engine:
+                await self._pipeline(engine, jobs)
         finally:
             self._journal.close()
             results = self.metrics(cells)
             missing = sum(c["missing"] for c in results)
-            status = "complete" if missing == 0 and self._abort is None else "incomplete"
+            status = "complete" if missing == 0 and engine.aborted is None else "incomplete"
             self._write_manifest(settings, cells, started_at=started_at, ended_at=_now(), status=status)
             write_json_atomic(config.out / METRICS_FILE, {"cells": results})
         return EvalRun(
@@ -285,10 +284,10 @@ class EvalRunner:
             written=self._written,
             skipped=self.live.done_before,
             missing=missing,
-            aborted=self._abort,
+            aborted=engine.aborted,
             repairs=self._repairs,
             wall_s=round(self.live.elapsed, 3),
-            llm_stats=_stats(llm),
+            llm_stats=engine.llm_stats(),
         )
 
     def _plan(self, judge_pin: dict[str, Any] | None) -> tuple[deque[_Job], dict[str, Any]]:
@@ -314,67 +313,60 @@ class EvalRunner:
                         jobs.append(_Job(task, item, mode, repeat, key, chash, seed))
         return jobs, cells
 
-    async def _pipeline(self, llm: Any, jobs: deque[_Job]) -> None:
+    async def _pipeline(self, engine: RolloutEngine[_Job], jobs: deque[_Job]) -> None:
+        """Generators (the engine's workers) put each finished generation on a queue that `score_concurrency` scorers
+        drain at the same time, so scoring never waits for generation to end (unless `overlap` is off)."""
         config = self.config
         queue: asyncio.Queue[_Generated | None] = asyncio.Queue()
-        pool = ThreadPoolExecutor(max_workers=config.score_concurrency, thread_name_prefix="eval-score")
 
-        async def generator() -> None:
-            while jobs and self._abort is None:
-                generated = await self._generate(llm, jobs.popleft())
-                if generated is not None:
-                    await queue.put(generated)
+        async def generate(job: _Job) -> None:
+            generated = await self._generate(engine, job)
+            if generated is not None:
+                await queue.put(generated)
 
         async def scorer() -> None:
             while (generated := await queue.get()) is not None:
-                await self._score_and_write(generated, pool)
+                await self._score_and_write(engine, generated)
 
-        generators = [asyncio.create_task(generator()) for _ in range(min(config.concurrency, len(jobs)))]
-        scorers: list[asyncio.Task[None]] = []
-        if config.overlap:
-            scorers = [asyncio.create_task(scorer()) for _ in range(config.score_concurrency)]
+        def start_scorers() -> list[asyncio.Task[None]]:
+            return [asyncio.create_task(scorer()) for _ in range(config.score_concurrency)]
+
+        scorers = start_scorers() if config.overlap else []
+        generation = asyncio.create_task(engine.run(jobs, generate))
         try:
-            await asyncio.gather(*generators)
+            await gather_or_cancel([generation])
             if not config.overlap:
-                scorers = [asyncio.create_task(scorer()) for _ in range(config.score_concurrency)]
+                scorers = start_scorers()
             for _ in scorers:
                 await queue.put(None)
-            await asyncio.gather(*scorers)
+            await gather_or_cancel(scorers)
         except BaseException:
-            for task in [*generators, *scorers]:
+            for task in [generation, *scorers]:
                 task.cancel()
-            await asyncio.gather(*generators, *scorers, return_exceptions=True)
+            await asyncio.gather(generation, *scorers, return_exceptions=True)
             raise
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
 
-    async def _generate(self, llm: Any, job: _Job) -> _Generated | None:
-        config = self.config
+    async def _generate(self, engine: RolloutEngine[_Job], job: _Job) -> _Generated | None:
         thinking = MODES[job.mode]
-        sampling = config.sampling(job.mode, job.seed)
+        sampling = self.config.sampling(job.mode, job.seed)
         started = time.monotonic()
-        try:
-            if job.task.env is not None:
-                rollout = job.task.env.rollout(job.item, llm, sampling, thinking=thinking)
-            else:
-                rollout = _plain_rollout(job.item, llm, sampling, thinking)
-            trajectory = await asyncio.wait_for(rollout, config.rollout_timeout_s)
-        except Exception as exc:  # noqa: BLE001 (the call failed for good after the client's retries; rerun retries it)
+        if job.task.env is not None:
+            env = job.task.env
+            trajectory = await engine.rollout(lambda: env.rollout(job.item, engine.llm, sampling, thinking=thinking))
+        else:
+            trajectory = await engine.rollout(lambda: _plain_rollout(job.item, engine.llm, sampling, thinking))
+        if isinstance(trajectory, RolloutFailure):  # the sample stays missing; a rerun draws it again
             self.live.failed += 1
-            self._failures_in_a_row += 1
-            if self._failures_in_a_row >= config.max_consecutive_failures and self._abort is None:
-                self._abort = f"{self._failures_in_a_row} model calls failed in a row; last: {type(exc).__name__}: {exc}"
             return None
-        self._failures_in_a_row = 0
         self.live.generated += 1
         self.live.tokens += int(trajectory.completion_tokens or 0)
         overlong = is_overlong(trajectory, thinking=thinking)
         return _Generated(job, trajectory, overlong, time.time(), time.monotonic() - started)
 
-    async def _score_and_write(self, generated: _Generated, pool: ThreadPoolExecutor) -> None:
+    async def _score_and_write(self, engine: RolloutEngine[_Job], generated: _Generated) -> None:
         job, trajectory = generated.job, generated.trajectory
         started = time.monotonic()
-        verdict = await self._verdict(generated, pool)
+        verdict = await self._verdict(engine, generated)
         scored_at = time.time()
         if generated.overlong:
             self.live.overlong += 1
@@ -405,7 +397,7 @@ class EvalRunner:
             self._written += 1
         self.live.scored += 1
 
-    async def _verdict(self, generated: _Generated, pool: ThreadPoolExecutor) -> Verdict:
+    async def _verdict(self, engine: RolloutEngine[_Job], generated: _Generated) -> Verdict:
         job, trajectory = generated.job, generated.trajectory
         if generated.overlong:
             return overlong_verdict(self.config.budget(job.mode))
@@ -414,9 +406,7 @@ class EvalRunner:
             response = trajectory.meta.get("transcript") or final_answer(trajectory)  # multi-turn envs: the whole exchange
             return await judged_verdict(self.judge, job.task.rubric, request=request, response=response, reference=job.item.reference)
         assert job.task.env is not None
-        loop = asyncio.get_running_loop()
-        # Checkers parse, run sympy or wait on the sandbox: keep them off the event loop that drives generation.
-        return await loop.run_in_executor(pool, job.task.env.verify, job.item, trajectory)
+        return await engine.verify(job.task.env.verify, job.item, trajectory)
 
     # -- results -------------------------------------------------------------------------------------
 
@@ -517,13 +507,6 @@ async def _plain_rollout(item: Item, llm: Any, sampling: Any, thinking: bool) ->
     return trajectory_from_completion(completions[0], thinking=thinking)
 
 
-def _stats(llm: Any) -> str | None:
-    try:
-        return llm.stats().summary()
-    except Exception:  # noqa: BLE001 (a courtesy line; a source without stats still evaluated fine)
-        return None
-
-
 def _is_cli() -> bool:
     return bool(sys.argv) and Path(sys.argv[0]).name in ("hermes4", "__main__.py")
 
@@ -537,58 +520,59 @@ def describe_endpoint(llm: Any) -> str:
 
 
 async def run_eval(
-    tasks: str | list[str | Task],
-    llm: Any,
-    out_dir: str | Path,
+    tasks: EvalConfig | str | list[str | Task],
+    llm: Any = None,
+    out_dir: str | Path | None = None,
     *,
-    thinking: str = "both",
-    repeats: int = 1,
-    max_tokens: int = PAPER_REASONING_BUDGET,
-    limit: int | None = None,
-    concurrency: int = 64,
-    judge: JudgeConfig | str | None = None,
+    loaded: list[Task] | None = None,
+    judge_llm: Any = None,
+    live: EvalCounters | None = None,
     llm_options: dict[str, Any] | None = None,
     judge_api_key: str | None = None,
     **options: Any,
 ) -> EvalRun:
-    """Evaluate `llm` on `tasks` into `out_dir` and return the metrics of every (task, mode); rerunning resumes.
+    """Evaluate a model and return the metrics of every (task, mode); rerunning resumes. What `hermes4 eval` and the
+    recipe's eval stages both call.
 
-    `tasks`: specs like `"math500,gpqa_diamond:data=gpqa.csv"` (or a list of specs / `Task`s). `llm`: an `LLM`
-    or a `connect()` spec (`llm_options` go to `connect`, e.g. model, api_key). `judge`: a `JudgeConfig` or a
-    spec, needed by judge-graded tasks. Other `EvalConfig` fields (seed, temperature, top_p, top_k,
-    direct_max_tokens, score_concurrency, name, overlap, ...) go in `options`.
+    The run is an `EvalConfig` (`run_eval(config)`), or for a quick call its parts: `run_eval("math500,gpqa_diamond",
+    llm, out_dir, thinking=..., repeats=..., judge=..., seed=...)` with any `EvalConfig` field as a keyword.
+    `llm`: an `LLM`, or None to connect to `config.llm` (`llm_options` go to `connect`, e.g. model, api_key);
+    `judge_llm` likewise for the judge. `loaded`: the config's tasks already loaded (or built in code). `live`: the
+    counters a progress display watches. Bad input raises before anything is written: `TaskError` (a task),
+    `EndpointError` (llm or judge), `StoreError` (the output folder).
     """
-    specs = split_task_list(tasks) if isinstance(tasks, str) else list(tasks)
-    loaded = [load_task(t) for t in specs]
-    if isinstance(judge, str):
-        judge = JudgeConfig(llm=judge)
-    config = EvalConfig(
-        tasks=[t.spec for t in loaded],
-        out=Path(out_dir),
-        llm=llm if isinstance(llm, str) else describe_endpoint(llm),
-        thinking=thinking,  # type: ignore[arg-type]
-        repeats=repeats,
-        max_tokens=max_tokens,
-        limit=limit,
-        concurrency=concurrency,
-        judge=judge,
-        **options,
-    )
-    runner = EvalRunner(config, loaded)
-    from hermes4.llm import connect
-
+    if isinstance(tasks, EvalConfig):
+        if out_dir is not None or options:
+            raise TypeError("run_eval(config): the config holds the settings; pass no out_dir or EvalConfig fields")
+        config = tasks
+    else:
+        if out_dir is None:
+            raise TypeError("run_eval(tasks, llm, out_dir): out_dir is required")
+        specs = split_task_list(tasks) if isinstance(tasks, str) else list(tasks)
+        loaded = [load_task(t) for t in specs]
+        judge = options.pop("judge", None)
+        config = EvalConfig(
+            tasks=[t.spec for t in loaded],
+            out=Path(out_dir),
+            llm=llm if isinstance(llm, str) else describe_endpoint(llm),
+            judge=JudgeConfig(llm=judge) if isinstance(judge, str) else judge,
+            **options,
+        )
+        llm = None if isinstance(llm, str) else llm
+    runner = EvalRunner(config, loaded, live=live)
     owned = []
-    model = llm
-    if isinstance(llm, str):
-        model = connect(llm, **(llm_options or {}))
-        owned.append(model)
-    judge_llm = None
     try:
-        if judge is not None and any(t.judged for t in loaded):
-            judge_llm = connect_judge(judge, api_key=judge_api_key)
+        if llm is None:
+            llm = connect_source("llm", config.llm, **(llm_options or {}))
+            owned.append(llm)
+        if judge_llm is None and config.judge is not None and any(t.judged for t in runner.tasks):
+            try:
+                judge_llm = connect_judge(config.judge, api_key=judge_api_key)
+            except (ValueError, OSError) as exc:
+                raise EndpointError("judge", str(exc)) from None
             owned.append(judge_llm)
         runner.open()
-        return await runner.run(model, judge_llm)
+        return await runner.run(llm, judge_llm)
     finally:
         for source in owned:
             await source.aclose()

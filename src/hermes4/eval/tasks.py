@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hermes4.chat.messages import Conversation, Message
-from hermes4.envs import Env, Item, parse_spec
+from hermes4.envs import Env, Item
+from hermes4.envs.registry import convert_options, parse_spec
 from hermes4.eval.checkers import (
     LETTERS,
     BBHEnv,
@@ -514,24 +515,6 @@ def benchmark_options(name: str) -> dict[str, tuple[type, Any, str]]:
     return {**_COMMON, **BENCHMARKS[name].options}
 
 
-def _convert(task: str, key: str, value: str, kind: type) -> Any:
-    if kind is bool:
-        lowered = value.strip().lower()
-        if lowered in ("1", "true", "yes", "on"):
-            return True
-        if lowered in ("0", "false", "no", "off"):
-            return False
-        raise TaskError(f"task {task!r}: option {key}={value!r} is not true/false")
-    if kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            raise TaskError(f"task {task!r}: option {key}={value!r} is not a valid {kind.__name__}") from None
-    if kind is list:
-        return [part for part in value.split("+") if part]
-    return value
-
-
 def split_task_list(text: str) -> list[str]:
     """`"math500,gpqa_diamond:data=x.csv,shuffle_seed=1,ifeval"` -> the three specs: a piece with `=` before any
     `:` is an option of the task before it."""
@@ -554,19 +537,14 @@ def load_task(spec: str | Task) -> Task:
     """The task for a spec (`name` or `name:key=value,...`); a `Task` is returned as is."""
     if isinstance(spec, Task):
         return spec
-    try:
-        name, raw = parse_spec(spec)
-    except ValueError as exc:
-        raise TaskError(str(exc).replace("env spec", "task spec")) from None
+    name, raw = parse_spec(spec, kind="task", error=TaskError)
     if name not in BENCHMARKS:
         raise TaskError(f"task {name!r}: no such benchmark; known: {', '.join(task_names())}")
     benchmark = BENCHMARKS[name]
     allowed = benchmark_options(name)
     options = {key: default for key, (_, default, _) in allowed.items()}
-    for key, value in raw.items():
-        if key not in allowed:
-            raise TaskError(f"task {name!r}: unknown option {key!r}; allowed: {', '.join(sorted(allowed))}")
-        options[key] = _convert(name, key, value, allowed[key][0])
+    types = {key: kind for key, (kind, _, _) in allowed.items()}
+    options.update(convert_options(name, raw, types, kind="task", error=TaskError, allowed_label="allowed"))
     try:
         rows = load_rows(options["data"], benchmark=name, split=options["split"] or benchmark.split, config=options["config"] or None)
         items, env, rubric = benchmark.build(rows, options)

@@ -48,19 +48,22 @@ async def procedural_answer(state: State, ctx: WalkContext, *, max_tokens: int =
 
 
 async def procedural_check(state: State, ctx: WalkContext, *, max_revisions: int = 2) -> State:
-    """The judge of the procedural graph is the task's own checker; a wrong answer is asked again with
+    """The judge of the procedural graph is the procedural env's own `verify`; a wrong answer is asked again with
     feedback up to `max_revisions` times, then the walk is discarded. Every attempt is kept."""
-    from hermes4.envs.procedural.tasks import TASKS, answers_match, extract_answer
+    from hermes4.envs import Trajectory, get_env
+    from hermes4.envs.procedural.env import task_item
+    from hermes4.envs.procedural.tasks import TASKS
 
-    family = TASKS[state["instruction_type"]]
-    reference = family.solve(state["task_params"]).answer
+    env = get_env("procedural")
+    item = task_item(TASKS[state["instruction_type"]], state["task_params"])
     answer = state["answer"]
+    given = None
     for revision in range(max_revisions + 1):
-        given = extract_answer(answer)
-        ok = given is not None and answers_match(family.answer_type, given, reference)
+        verdict = env.verify(item, Trajectory.from_text(answer))
+        given, ok = verdict.details.get("given"), verdict.status == "pass"
         ctx.attempts.append(
             {"node": ctx.prefix + "check", "revision": revision, "answer": answer, "given": given,
-             "expected": reference, "passed": ok}
+             "expected": item.reference["answer"], "passed": ok}
         )
         if ok:
             return {"answer": answer, "judged": "pass", "score": 1.0}
@@ -69,7 +72,7 @@ async def procedural_check(state: State, ctx: WalkContext, *, max_revisions: int
         feedback = f"{state['instruction']}\n\nYour previous answer was:\n{answer}\n\nIt is not correct. Solve it again carefully."
         answer = await ask(ctx, "default", None, feedback, Sampling(max_tokens=512), node="check.revise", attempt=revision)
         ctx.steps.append(Step(ctx.prefix + "check", "revise", step_conversation(None, feedback, answer)))
-    raise Discarded(f"the answer {extract_answer(answer)!r} does not match the task's answer after {max_revisions} revisions")
+    raise Discarded(f"the answer {given!r} does not match the task's answer after {max_revisions} revisions")
 
 
 def final_pair(state: State) -> dict[str, Any]:

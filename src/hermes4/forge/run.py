@@ -25,7 +25,7 @@ from hermes4.forge.builtin import final_pair
 from hermes4.forge.graph import Graph, WalkContext, WalkError, walk
 from hermes4.forge.nodes import Discarded
 from hermes4.progress import show_progress
-from hermes4.sample.tally import LiveCounters
+from hermes4.progress import LiveCounters
 from hermes4.store import Store, content_id
 
 

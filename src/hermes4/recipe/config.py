@@ -1,8 +1,9 @@
 """The recipe file: typed sections for every stage (model, endpoints, data, train, length control, eval), loaded
 from YAML with errors that name the field (`data.sample[1].keep: ...`).
 
-`train:` and `length_control:` are the trainer's own config models (`hermes4.train.config`), read by the
-trainer's own loaders from the resolved copy of the recipe, so a recipe and `hermes4 train RECIPE.yaml` agree.
+`train:` and `length_control:` are the trainer's own config models (`hermes4.train.config.TrainConfig` and
+`LengthControlConfig`, the latter continuing `train:` as `hermes4 length-control RECIPE.yaml` does), so a recipe and
+`hermes4 train RECIPE.yaml` agree; the trainer receives them by value (their JSON), never a YAML to parse again.
 
 Paths: a run writes under one output folder (`--out`, default the recipe's `out:`). Relative paths anywhere in
 the recipe that start with the recipe's `out:` folder name a stage's output and move with `--out`; other
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from hermes4.llm.vllm_engine import VllmSettings
 from hermes4.recipe.engine import EngineSection
 from hermes4.sample.config import SampleConfig
+from hermes4.train.config import ConfigError, LengthControlConfig, TrainConfig, length_control_data
 
 STAGES = ("model", "data", "eval-base", "sft", "eval-sft", "length-control", "eval-length-control", "report")
 """Every stage in run order; a recipe runs the ones its sections ask for."""
@@ -230,13 +232,22 @@ class Recipe(_Strict):
     model: ModelSection = Field(default_factory=ModelSection)
     endpoints: dict[str, Endpoint] = Field(default_factory=dict)
     data: DataSection = Field(default_factory=DataSection)
-    train: dict[str, Any] = Field(description="hermes4.train.config.TrainConfig (validated by the trainer's loader)")
-    length_control: dict[str, Any] | None = Field(
-        default=None, description="hermes4.train.config.LengthControlConfig (validated by the trainer's loader)")
+    train: TrainConfig
+    length_control: LengthControlConfig | None = Field(default=None, description="its train: overrides train:")
     eval: EvalSection | None = None
     launch: Launch = Field(default_factory=Launch)
     engine: EngineSection = Field(default_factory=EngineSection,
                                   description="what serves the checkpoints the eval and length-control stages generate with")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _length_control_continues_train(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("length_control"), dict) and isinstance(data.get("train"), dict):
+            try:
+                data = {**data, "length_control": length_control_data(data["train"], data["length_control"], "recipe")}
+            except ConfigError:
+                pass  # an invalid train: is reported by its own validation, with its field's name
+        return data
 
     @model_validator(mode="after")
     def _endpoints_named(self) -> Recipe:

@@ -9,6 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from hermes4.recipe.resolve import ResolvedRecipe
+from hermes4.recipe.stages.base import StageSummary
+from hermes4.recipe.stages.common import TrainSummary, read_metrics
+from hermes4.recipe.stages.data import DataSummary
+from hermes4.recipe.stages.length_control import LengthControlSummary
+from hermes4.recipe.stages.report import CountSummary, ReportSummary
 
 MODEL_LABELS = {"base": "untrained base", "sft": "SFT", "length-control": "SFT + length control"}
 OVERLONG_LONG = "overlong rate, long task (reasoning)"
@@ -29,66 +34,79 @@ class Count:
     def text(self) -> str:
         return f"{100 * self.hits / self.n:.1f}% ({self.hits}/{self.n})" if self.n else "n/a (0 items)"
 
-    def to_json(self) -> dict[str, Any]:
-        return {"hits": self.hits, "n": self.n, "rate": self.rate}
+    def summary(self) -> CountSummary:
+        return CountSummary(hits=self.hits, n=self.n, rate=self.rate)
 
 
-def _records(run: ResolvedRecipe, which: str) -> list[dict[str, Any]]:
-    from hermes4.eval import read_samples
+def _cells(run: ResolvedRecipe, which: str) -> dict[tuple[str, str], tuple[list[dict[str, Any]], int]]:
+    """(task, mode) -> (the samples the eval run's manifest asks for that are on disk, how many it asks for)."""
+    from hermes4.eval.records import RUN_MANIFEST
+    from hermes4.eval.runner import cell_records, read_manifest
 
     folder = run.stage_dir(f"eval-{which}")
-    return read_samples(folder) if folder.is_dir() else []
+    if not (folder / RUN_MANIFEST).is_file():
+        return {}
+    return cell_records(folder, read_manifest(folder).get("tasks") or {})
 
 
-def _passed(records: list[dict[str, Any]]) -> int:
-    return sum(1 for r in records if (r.get("verdict") or {}).get("status") == "pass")
+def _pooled(cells: dict[tuple[str, str], tuple[list[dict[str, Any]], int]], names: set[str] | None, mode: str):
+    """`hermes4.eval.metrics.cell_metrics` over the samples of several tasks (every task when `names` is None) in one
+    mode, as if they were one task: a headline measure pools the tasks that feed it."""
+    from hermes4.eval.metrics import cell_metrics
+
+    chosen = [(records, expected) for (task, m), (records, expected) in cells.items()
+              if m == mode and (names is None or task in names)]
+    records = [r for rs, _ in chosen for r in rs]
+    if not records:
+        return None
+    return cell_metrics("+".join(sorted(names or ["all"])), mode, "accuracy", records, expected=sum(e for _, e in chosen))
 
 
-def _tasks_with(run: ResolvedRecipe, headline: str) -> list[str]:
+def _accuracy(cell) -> Count:
+    """Items answered correctly (pass@1, exact with one repeat) of the items scored."""
+    return Count(round(cell.pass_at.get("1", 0.0) * cell.items), cell.items)
+
+
+def _tasks_with(run: ResolvedRecipe, headline: str) -> set[str]:
     assert run.recipe.eval is not None
-    return [t.name for t in run.recipe.eval.tasks if t.headline == headline]
+    return {t.name for t in run.recipe.eval.tasks if t.headline == headline}
 
 
 def headline_numbers(run: ResolvedRecipe) -> dict[str, dict[str, Count]]:
-    """measure -> model -> Count, from the per-sample eval logs of every evaluated model."""
+    """measure -> model -> Count: accuracy and overlong rates from `hermes4.eval.metrics` over each model's eval run;
+    the tool-call counts from the tool-call check's verdict details (no eval metric holds them)."""
     section = run.recipe.eval
     if section is None:
         return {}
-    multi, long, tools, schema = (set(_tasks_with(run, h)) for h in ("multi_step", "long", "tool_calls", "json_schema"))
+    multi, long, tools, schema = (_tasks_with(run, h) for h in ("multi_step", "long", "tool_calls", "json_schema"))
     out: dict[str, dict[str, Count]] = {}
 
     def put(measure: str, model: str, count: Count) -> None:
         out.setdefault(measure, {})[model] = count
 
     for model in section.models:
-        records = _records(run, model)
-        if not records:
+        cells = _cells(run, model)
+        if not cells:
             continue
-
-        def by(names: set[str], mode: str | None = None, records: list[dict[str, Any]] = records) -> list[dict[str, Any]]:
-            return [r for r in records if r["task"] in names and (mode is None or r["mode"] == mode)]
-
         for mode, measure in (("reasoning", "multi-step accuracy, reasoning"), ("non-reasoning", "multi-step accuracy, non-reasoning")):
-            rs = by(multi, mode)
-            if rs:
-                put(measure, model, Count(_passed(rs), len(rs)))
-        rs = by(long, "reasoning")
-        if rs:
-            put("long-task accuracy, reasoning", model, Count(_passed(rs), len(rs)))
-            put(OVERLONG_LONG, model, Count(sum(1 for r in rs if r["output"].get("overlong")), len(rs)))
-        reasoning = [r for r in records if r["mode"] == "reasoning"]
-        if reasoning:
-            put(OVERLONG_ALL, model, Count(sum(1 for r in reasoning if r["output"].get("overlong")), len(reasoning)))
-        rs = by(tools)
-        if rs:
-            details = [(r.get("verdict") or {}).get("details") or {} for r in rs]
+            if cell := _pooled(cells, multi, mode):
+                put(measure, model, _accuracy(cell))
+        if cell := _pooled(cells, long, "reasoning"):
+            put("long-task accuracy, reasoning", model, _accuracy(cell))
+            put(OVERLONG_LONG, model, Count(cell.overlong, cell.samples))
+        if cell := _pooled(cells, None, "reasoning"):
+            put(OVERLONG_ALL, model, Count(cell.overlong, cell.samples))
+        tool_records = [r for (task, _), (records, _) in cells.items() if task in tools for r in records]
+        if tool_records:
+            details = [(r.get("verdict") or {}).get("details") or {} for r in tool_records]
             put("tool-call validity (valid calls / calls written)", model,
                 Count(sum(int(d.get("tool_calls_valid", 0)) for d in details), sum(int(d.get("tool_calls_written", 0)) for d in details)))
-            put("tool-use items with a valid call", model, Count(sum(1 for d in details if d.get("tool_calls_valid")), len(rs)))
-            put("tool-use accuracy", model, Count(_passed(rs), len(rs)))
-        rs = by(schema)
-        if rs:
-            put("JSON-schema adherence", model, Count(_passed(rs), len(rs)))
+            put("tool-use items with a valid call", model, Count(sum(1 for d in details if d.get("tool_calls_valid")), len(tool_records)))
+            accuracy = [c for mode in ("reasoning", "non-reasoning") if (c := _pooled(cells, tools, mode))]
+            put("tool-use accuracy", model, Count(sum(_accuracy(c).hits for c in accuracy), sum(c.items for c in accuracy)))
+        schema_cells = [c for mode in ("reasoning", "non-reasoning") if (c := _pooled(cells, schema, mode))]
+        if schema_cells:
+            put("JSON-schema adherence", model, Count(sum(_accuracy(c).hits for c in schema_cells), sum(c.items for c in schema_cells)))
     return out
 
 
@@ -163,14 +181,13 @@ def _plot(path: Path, numbers: dict[str, dict[str, Count]], models: list[str], l
     return save(plt, fig, path, dpi=110)
 
 
-def write_recipe_report(run: ResolvedRecipe, summaries: dict[str, Any], timings: dict[str, float]) -> dict[str, Any]:
-    """Write `report.md` and `report.png` (plus the eval layer's detailed report) into the report stage folder."""
-    from hermes4.recipe.stages import read_metrics
-
+def write_recipe_report(run: ResolvedRecipe, summaries: dict[str, StageSummary], timings: dict[str, float]) -> ReportSummary:
+    """Write `report.md` and `report.png` (plus the eval layer's detailed report) into the report stage folder, from
+    the typed summaries of the stages before it."""
     out = run.stage_dir("report")
     out.mkdir(parents=True, exist_ok=True)
     numbers = headline_numbers(run)
-    models = [m for m in (run.recipe.eval.models if run.recipe.eval else []) if _records(run, m)]
+    models = [m for m in (run.recipe.eval.models if run.recipe.eval else []) if _cells(run, m)]
     doc: list[str] = [f"# {run.recipe.name}: recipe report", ""]
     if run.recipe.description:
         doc += [run.recipe.description.strip(), ""]
@@ -185,42 +202,42 @@ def write_recipe_report(run: ResolvedRecipe, summaries: dict[str, Any], timings:
         if statements:
             doc += ["## Effects", ""] + [f"- {s}" for s in statements] + [""]
 
-    data = summaries.get("data") or {}
-    if data:
+    data = summaries.get("data")
+    if isinstance(data, DataSummary):
         doc += ["## Data", ""]
         rows = []
-        for name, info in (data.get("forge") or {}).items():
-            rows.append([f"forge `{name}`", f"{info['walks'] + info['skipped']} walks", f"{info['accepted']} accepted, "
-                         f"{info['discarded']} discarded", f"{info['rejected_answers']} answers rejected by the checker "
-                         f"({info['revisions']} revisions)", f"{info['final_records']} final pairs"])
-        for name, info in (data.get("sample") or {}).items():
-            for spec, env in info["envs"].items():
-                rows.append([f"sample `{name}` (thinking {'on' if info['thinking'] else 'off'})", f"`{spec}`: {env['items']} items",
-                             f"{env['samples']} samples drawn", f"{env['rejected']} rejected by the verifier "
-                             f"({100 * (1 - env['pass_rate']):.1f}%)", f"{env['accepted']} kept"])
-        for name, info in (data.get("prompts") or {}).items():
-            rows.append([f"prompts `{name}`", f"{info['prompts']} prompts", "", "", info["path"]])
+        for name, forged in data.forge.items():
+            rows.append([f"forge `{name}`", f"{forged.walks + forged.skipped} walks", f"{forged.accepted} accepted, "
+                         f"{forged.discarded} discarded", f"{forged.rejected_answers} answers rejected by the checker "
+                         f"({forged.revisions} revisions)", f"{forged.final_records} final pairs"])
+        for name, sampled in data.sample.items():
+            for spec, env in sampled.envs.items():
+                rows.append([f"sample `{name}` (thinking {'on' if sampled.thinking else 'off'})", f"`{spec}`: {env.items} items",
+                             f"{env.samples} samples drawn", f"{env.rejected} rejected by the verifier "
+                             f"({100 * (1 - env.pass_rate):.1f}%)", f"{env.accepted} kept"])
+        for name, prompts in data.prompts.items():
+            rows.append([f"prompts `{name}`", f"{prompts.prompts} prompts", "", "", prompts.path])
         doc += [_table(["run", "input", "drawn", "rejected", "kept"], rows), ""]
 
     loss: list[tuple[int, float]] = []
     sft = summaries.get("sft")
-    if sft:
+    if isinstance(sft, TrainSummary):
         loss = [(int(m["step"]), float(m["loss"])) for m in read_metrics(run.train.resolved("jsonl"))]
         doc += ["## Training", "", _table(["stage", "processes", "steps", "tokens", "loss (first -> last)", "tokens/s", "train time"], [
-            ["SFT", str(sft.get("processes", 1)), str(sft["steps"]), f"{sft['tokens']:,}",
-             f"{sft['first_loss']:.3f} -> {sft['final_loss']:.3f}" if sft.get("first_loss") is not None else "-",
-             f"{sft['tokens_per_s']:,.0f}" if sft.get("tokens_per_s") else "-", f"{sft['train_seconds']:.0f}s"]]), ""]
+            ["SFT", str(sft.processes), str(sft.steps), f"{sft.tokens:,}",
+             f"{sft.first_loss:.3f} -> {sft.final_loss:.3f}" if sft.first_loss is not None and sft.final_loss is not None else "-",
+             f"{sft.tokens_per_s:,.0f}" if sft.tokens_per_s else "-", f"{sft.train_seconds:.0f}s"]]), ""]
     lc = summaries.get("length-control")
-    if lc:
+    if isinstance(lc, LengthControlSummary):
         assert run.length_control is not None
         doc += ["## Length control", "",
                 f"Control budget {run.length_control.control_budget} tokens of reasoning, generation budget "
-                f"{run.length_control.generation_budget}. Traces: {lc['traces']} generated, {lc['cut']} cut at the budget, "
-                f"{lc['closed_naturally']} closed `</think>` by themselves, {lc['short']} stopped early, {lc['used']} used for "
+                f"{run.length_control.generation_budget}. Traces: {lc.traces} generated, {lc.cut} cut at the budget, "
+                f"{lc.closed_naturally} closed `</think>` by themselves, {lc.short} stopped early, {lc.used} used for "
                 "training (loss only on `</think>` and the end of turn).", ""]
-        if lc.get("train"):
-            t = lc["train"]
-            doc += [f"Training: {t['steps']} steps, {t['tokens']:,} tokens, loss {t['first_loss']:.3f} -> {t['final_loss']:.3f}.", ""]
+        t = lc.train
+        if t is not None and t.first_loss is not None and t.final_loss is not None:
+            doc += [f"Training: {t.steps} steps, {t.tokens:,} tokens, loss {t.first_loss:.3f} -> {t.final_loss:.3f}.", ""]
 
     if timings:
         doc += ["## Stage times", "", _table(["stage", "seconds"], [[s, f"{t:.1f}"] for s, t in timings.items()]),
@@ -238,5 +255,5 @@ def write_recipe_report(run: ResolvedRecipe, summaries: dict[str, Any], timings:
         detailed = str(paths.markdown)
         doc += ["## Detailed eval report", "", f"Per task and mode, with confidence intervals and plots: `{Path(detailed).relative_to(out)}`.", ""]
     (out / "report.md").write_text("\n".join(doc), encoding="utf-8")
-    return {"markdown": str(out / "report.md"), "png": str(png) if png else None, "eval_report": detailed,
-            "headline": {k: {m: c.to_json() for m, c in v.items()} for k, v in numbers.items()}}
+    return ReportSummary(markdown=str(out / "report.md"), png=str(png) if png else None, eval_report=detailed,
+                         headline={k: {m: c.summary() for m, c in v.items()} for k, v in numbers.items()})

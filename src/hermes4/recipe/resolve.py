@@ -1,49 +1,32 @@
-"""A recipe bound to its output folder: paths moved under `--out`, the trainer's own configs loaded from the
-resolved copy, each stage's folder named, and a fingerprint per stage that says whether a finished stage is
-still the one the recipe asks for."""
+"""A recipe bound to its output folder: paths moved under `--out`, each stage's folder named, the training configs
+the trainer receives (by value, as JSON), and a fingerprint per stage that says whether a finished stage is still
+the one the recipe asks for."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from hermes4.recipe.config import STAGES, Recipe, RecipeError, parse_recipe, read_recipe_file, rebase_paths
-from hermes4.store import content_id
-from hermes4.train.config import ConfigError, LengthControlConfig, TrainConfig
-
-RESOLVED_NAME = "recipe.resolved.yaml"
-# The stages whose outputs each stage reads.
-STAGE_INPUTS: dict[str, tuple[str, ...]] = {
-    "model": (),
-    "data": (),
-    "eval-base": ("model",),
-    "sft": ("model", "data"),
-    "eval-sft": ("sft",),
-    "length-control": ("sft", "data"),
-    "eval-length-control": ("length-control",),
-    "report": ("data", "eval-base", "sft", "eval-sft", "length-control", "eval-length-control"),
-}
-
+from hermes4.store import content_id, write_json_atomic
+from hermes4.train.config import LengthControlConfig, TrainConfig
 
 @dataclass
 class ResolvedRecipe:
-    recipe: Recipe
+    recipe: Recipe  # paths already under `out`
     out: Path
-    data: dict[str, Any]  # the recipe as validated, paths already under `out`
-    train: TrainConfig
-    length_control: LengthControlConfig | None
     source: Path | None = None
 
-    # -- folders ---------------------------------------------------------------------------------------------
+    @property
+    def train(self) -> TrainConfig:
+        return self.recipe.train
 
     @property
-    def resolved_file(self) -> Path:
-        return self.out / RESOLVED_NAME
+    def length_control(self) -> LengthControlConfig | None:
+        return self.recipe.length_control
+
+    # -- folders ---------------------------------------------------------------------------------------------
 
     @property
     def markers(self) -> Path:
@@ -51,20 +34,9 @@ class ResolvedRecipe:
 
     def stage_dir(self, stage: str) -> Path:
         """Where a stage writes."""
-        if stage == "model":
-            return Path(self.train.model.path)
-        if stage == "data":
-            return self.out / "data"
-        if stage == "sft":
-            return Path(self.train.output_dir)
-        if stage == "length-control":
-            assert self.length_control is not None
-            return Path(self.length_control.train.output_dir)
-        if stage.startswith("eval-"):
-            return self.out / "eval" / stage.removeprefix("eval-")
-        if stage == "report":
-            return self.out / "report"
-        raise KeyError(stage)
+        from hermes4.recipe.stages import STAGE_OBJECTS
+
+        return STAGE_OBJECTS[stage].folder(self)
 
     def model_dir(self, which: str) -> Path:
         """The model folder of `base`, `sft` or `length-control`."""
@@ -80,69 +52,42 @@ class ResolvedRecipe:
     def fingerprints(self) -> dict[str, str]:
         """Per stage, a hash of the recipe sections it reads and of the fingerprints of the stages it reads from,
         so a change marks that stage and everything downstream of it as out of date (and nothing else)."""
-        d = self.data
-        own: dict[str, Any] = {
-            "model": [d.get("model"), (d.get("train") or {}).get("model")],
-            "data": [d.get("endpoints"), d.get("data")],
-            "eval-base": [d.get("eval")],
-            "sft": [d.get("train"), d.get("launch")],
-            "eval-sft": [d.get("eval")],
-            "length-control": [d.get("length_control"), d.get("launch")],
-            "eval-length-control": [d.get("eval")],
-            "report": [d.get("eval"), d.get("name"), d.get("description")],
-        }
+        from hermes4.recipe.stages import STAGE_OBJECTS
+
+        recipe = self.recipe.model_dump(mode="json")
         out: dict[str, str] = {}
         for stage in STAGES:  # STAGES is in dependency order
-            upstream = [out[s] for s in STAGE_INPUTS[stage]]
-            out[stage] = content_id("recipe-stage", stage, own[stage], upstream, length=16)
+            upstream = [out[s] for s in STAGE_OBJECTS[stage].inputs]
+            out[stage] = content_id("recipe-stage", stage, STAGE_OBJECTS[stage].sections(recipe), upstream, length=16)
         return out
 
-    # -- the copy the trainer reads ---------------------------------------------------------------------------
+    # -- what the trainer receives ----------------------------------------------------------------------------
+
+    def training(self, stage: str) -> TrainConfig:
+        """The training config of `sft` or `length-control` as the trainer runs it under `hermes4 run` (the run's
+        display shows training progress, so the trainer draws none)."""
+        if stage == "sft":
+            config = self.train
+        else:
+            assert self.length_control is not None
+            from hermes4.train.length_control import length_control_train_config
+
+            config = length_control_train_config(self.length_control)
+        return config.model_copy(update={"logging": config.logging.model_copy(update={"progress": False})})
 
     def write_resolved(self) -> Path:
-        """Write the resolved recipe (what `hermes4.train` and `hermes4 length-control` read) into the run folder."""
+        """The resolved recipe (paths under the run folder, every default filled in) as JSON: a record of what ran."""
+        path = self.out / "recipe.resolved.json"
         self.out.mkdir(parents=True, exist_ok=True)
-        text = _resolved_text(self.data, self.source)
-        tmp = self.resolved_file.with_name(f".{RESOLVED_NAME}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, self.resolved_file)
-        return self.resolved_file
+        write_json_atomic(path, self.recipe.model_dump(mode="json"))
+        return path
 
-
-def _for_trainer(data: dict[str, Any]) -> dict[str, Any]:
-    """The recipe as the trainer reads it under `hermes4 run`: the run's display shows training progress."""
-    out = dict(data)
-    train = dict(out["train"])
-    train["logging"] = {**(train.get("logging") or {}), "progress": False}
-    out["train"] = train
-    if out.get("length_control"):
-        lc = dict(out["length_control"])
-        lc_train = dict(lc.get("train") or {})
-        lc_train["logging"] = {**(lc_train.get("logging") or {}), "progress": False}
-        lc["train"] = lc_train
-        out["length_control"] = lc
-    return out
-
-
-def _resolved_text(data: dict[str, Any], source: Path | None) -> str:
-    head = f"# Resolved by `hermes4 run` from {source}: paths under the run folder; read by the trainer.\n" if source else ""
-    return head + yaml.safe_dump(_for_trainer(data), sort_keys=False, allow_unicode=True, width=120)
-
-
-def _load_trainer_sections(data: dict[str, Any], source: Path | None) -> tuple[TrainConfig, LengthControlConfig | None]:
-    """The trainer's loaders on a temporary resolved copy (they read files), with their field-naming errors."""
-    from hermes4.train.config import load_length_control_config, load_train_config
-
-    with tempfile.TemporaryDirectory(prefix="hermes4-recipe-") as tmp:
-        path = Path(tmp) / RESOLVED_NAME
-        path.write_text(_resolved_text(data, source), encoding="utf-8")
-        where = str(source) if source else "recipe"
-        try:
-            train = load_train_config(path)
-            lc = load_length_control_config(path) if data.get("length_control") else None
-        except ConfigError as exc:
-            raise RecipeError(str(exc).replace(str(path), where)) from None
-    return train, lc
+    def write_training(self, stage: str) -> Path:
+        """The stage's training config as JSON in the run folder: what `python -m hermes4.train` (torchrun) reads."""
+        path = self.out / f"train-{stage}.json"
+        self.out.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(path, self.training(stage).model_dump(mode="json"))
+        return path
 
 
 def resolve_recipe(path: str | Path | None = None, *, data: dict[str, Any] | None = None,
@@ -159,6 +104,4 @@ def resolve_recipe(path: str | Path | None = None, *, data: dict[str, Any] | Non
     # Paths under the recipe's own `out:` folder are stage outputs: they move with --out.
     moved = rebase_paths(data, recipe.out, str(target)) if Path(recipe.out) != target else dict(data)
     moved["out"] = str(target)
-    recipe = parse_recipe(moved, where=where)
-    train, lc = _load_trainer_sections(moved, source)
-    return ResolvedRecipe(recipe=recipe, out=target, data=moved, train=train, length_control=lc, source=source)
+    return ResolvedRecipe(recipe=parse_recipe(moved, where=where), out=target, source=source)

@@ -15,7 +15,6 @@ import json
 import shutil
 import time
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,20 +45,6 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return all(o.status in ("ran", "skipped") for o in self.outcomes)
-
-
-def _stage_functions() -> dict[str, Callable[[ResolvedRecipe, RunDisplay], dict[str, Any]]]:
-    from hermes4.recipe import stages
-
-    return {
-        "model": stages.run_model,
-        "data": stages.run_data,
-        "eval-base": lambda run, display: stages.run_eval_stage(run, "base", display),
-        "sft": stages.run_sft,
-        "eval-sft": lambda run, display: stages.run_eval_stage(run, "sft", display),
-        "length-control": stages.run_length_control_stage,
-        "eval-length-control": lambda run, display: stages.run_eval_stage(run, "length-control", display),
-    }
 
 
 def marker_path(run: ResolvedRecipe, stage: str) -> Path:
@@ -117,20 +102,23 @@ def run_recipe(run: ResolvedRecipe, *, from_stage: str | None = None, console: C
             raise RecipeError(f"stage {stage} finished earlier with a different recipe (or an earlier stage changed); "
                               f"rerun it with --from {stage}")
     run.write_resolved()
-    functions = _stage_functions()
+    from hermes4.recipe.stages import STAGE_OBJECTS, StageContext
+
     result = RunResult(out=run.out)
-    summaries: dict[str, Any] = {}
-    timings: dict[str, float] = {}
     with RunDisplay(order, console=console, title=f"hermes4 run {run.recipe.name} -> {run.out}") as display:
+        context = StageContext(run, display)
+        summaries, timings = context.summaries, context.timings
         failed = False
         for stage in order:
-            output = str(run.stage_dir(stage))
+            runner = STAGE_OBJECTS[stage]
+            output = str(runner.folder(run))
             if failed:
                 result.outcomes.append(StageOutcome(stage, "not run", None, output))
                 continue
             marker = read_marker(run, stage)
-            if marker is not None:
-                summaries[stage] = marker.get("summary") or {}
+            kept = runner.read_summary(marker.get("summary")) if marker is not None else None
+            if marker is not None and kept is not None:  # a marker this version cannot read: the stage runs again
+                summaries[stage] = kept
                 timings[stage] = float(marker.get("seconds") or 0.0)
                 display.states[stage].seconds = timings[stage]
                 display.finish(stage, "skipped", "finished earlier")
@@ -139,12 +127,7 @@ def run_recipe(run: ResolvedRecipe, *, from_stage: str | None = None, console: C
             display.start(stage)
             started = time.monotonic()
             try:
-                if stage == "report":
-                    from hermes4.recipe.report import write_recipe_report
-
-                    summary = write_recipe_report(run, summaries, timings)
-                else:
-                    summary = functions[stage](run, display)
+                summary = runner.run(context)
             except KeyboardInterrupt:
                 display.finish(stage, "failed", "interrupted; rerun to resume")
                 raise
@@ -161,7 +144,7 @@ def run_recipe(run: ResolvedRecipe, *, from_stage: str | None = None, console: C
             summaries[stage] = summary
             write_json_atomic(marker_path(run, stage), {
                 "stage": stage, "fingerprint": prints[stage], "finished": _now(), "seconds": round(seconds, 3),
-                "output": output, "summary": summary})
+                "output": output, "summary": summary.model_dump(mode="json")})
             display.finish(stage, "done")
             result.outcomes.append(StageOutcome(stage, "ran", seconds, output))
     write_json_atomic(run.out / "run.json", {

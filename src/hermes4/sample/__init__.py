@@ -1,9 +1,10 @@
 """Rejection sampling over an env and an LLM: groups in waves, k distinct correct paths, exactly-once resume."""
 
 from hermes4.sample.config import MUST_MATCH, SampleConfig
-from hermes4.sample.engine import DATA_STREAM, ITEMS_STREAM, SampleResult, Sampler, sample
+from hermes4.sample.engine import DATA_STREAM, ITEMS_STREAM, SampleResult, Sampler, run_sample
 from hermes4.sample.select import distinct_key, item_key, normalise, over_budget, record_id
-from hermes4.sample.tally import EnvTally, ItemCounts, LiveCounters
+from hermes4.progress import LiveCounters
+from hermes4.sample.tally import EnvTally, ItemCounts
 
 __all__ = [
     "DATA_STREAM",
@@ -20,5 +21,5 @@ __all__ = [
     "normalise",
     "over_budget",
     "record_id",
-    "sample",
+    "run_sample",
 ]

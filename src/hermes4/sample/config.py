@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hermes4.sample.rollouts import RolloutLimits
+
 # Options that change which records a run writes: resuming an output folder with other values would mix two
 # datasets, so the store refuses it. (--limit and --concurrency may change between runs.)
 MUST_MATCH = ("envs", "split", "group_size", "keep", "max_tokens", "thinking", "seed", "temperature", "top_p", "top_k")
@@ -50,6 +52,9 @@ class SampleConfig(BaseModel):
         if self.keep > self.group_size:
             raise ValueError(f"keep ({self.keep}) cannot exceed group_size ({self.group_size})")
         return self
+
+    def limits(self) -> RolloutLimits:
+        return RolloutLimits(self.concurrency, self.verify_workers, self.rollout_timeout_s, self.max_consecutive_failures)
 
     def fingerprint(self) -> dict[str, object]:
         """The config as stored in the manifest (JSON values)."""

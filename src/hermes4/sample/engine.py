@@ -1,4 +1,5 @@
-"""The rejection-sampling engine: per item, waves of samples, verify, keep up to k distinct correct paths.
+"""The rejection-sampling policy over the rollout engine (`hermes4.sample.rollouts`): per item, waves of samples,
+verify, keep up to k distinct correct paths.
 
 Determinism and exactly-once, in one place:
 
@@ -17,16 +18,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict, deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from hermes4.chat.messages import Conversation
 from hermes4.envs import Env, Item, Trajectory, Verdict, get_env
 from hermes4.llm import LLM, Sampling
+from hermes4.progress import LiveCounters
 from hermes4.sample.config import MUST_MATCH, SampleConfig
-from hermes4.sample.select import distinct_key, item_key, jsonable, over_budget, record_id
-from hermes4.sample.tally import EnvTally, ItemCounts, LiveCounters
+from hermes4.sample.rollouts import RolloutEngine, RolloutFailure, connect_source, jsonable, verdict_json
+from hermes4.sample.select import distinct_key, item_key, over_budget, record_id
+from hermes4.sample.tally import EnvTally, ItemCounts
 from hermes4.store import Journal, Store, derive_seed
 
 DATA_STREAM = "data"
@@ -70,16 +72,14 @@ class Sampler:
     `envs` (spec -> Env) overrides the registry, e.g. for envs built in code.
     """
 
-    def __init__(self, config: SampleConfig, envs: dict[str, Env] | None = None) -> None:
+    def __init__(self, config: SampleConfig, envs: dict[str, Env] | None = None, live: LiveCounters | None = None) -> None:
         self.config = config
-        self.llm: LLM | None = None
+        self._engine: RolloutEngine[_Job] | None = None
         self._store: Store | None = None
         self.envs = {spec: (envs or {}).get(spec) or get_env(spec) for spec in config.envs}
-        self.live = LiveCounters()
+        self.live = live or LiveCounters()
         self._stored: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
         self._tallies: dict[str, EnvTally] = {spec: EnvTally() for spec in config.envs}
-        self._failures_in_a_row = 0
-        self._abort: str | None = None
         self._data: Journal | None = None
         self._ledger: Journal | None = None
 
@@ -113,7 +113,6 @@ class Sampler:
         store = self._store
         if store is None or self._ledger is None:
             raise RuntimeError("Sampler.run: call open(store) first")
-        self.llm = llm
         jobs: deque[_Job] = deque()
         for spec, env in self.envs.items():
             items = env.items(config.split, config.seed)
@@ -128,33 +127,25 @@ class Sampler:
                     continue
                 jobs.append(_Job(spec, env, item, key, dict(self._stored.get(key, {}))))
         self._stored.clear()
-        self._slots = asyncio.Semaphore(config.concurrency)
-        self._pool = ThreadPoolExecutor(max_workers=config.verify_workers, thread_name_prefix="verify")
         self.live.started = time.monotonic()
-
-        async def worker() -> None:
-            while jobs and self._abort is None:
-                await self._run_item(jobs.popleft())
-
+        engine: RolloutEngine[_Job] = RolloutEngine(llm, config.limits())
+        self._engine = engine
         try:
-            workers = [asyncio.create_task(worker()) for _ in range(min(config.concurrency, len(jobs)))]
-            try:
-                await asyncio.gather(*workers)
-            except BaseException:
-                for task in workers:
-                    task.cancel()
-                await asyncio.gather(*workers, return_exceptions=True)
-                raise
+            with engine:
+                await engine.run(jobs, self._run_item)
         finally:
-            self._pool.shutdown(wait=False, cancel_futures=True)
             store.summary = {"envs": self.summary(), "last_run": self._run_summary()}
         return SampleResult(
             summary=self.summary(),
             live=self.live,
             repairs=[r.describe() for r in store.repairs],
-            aborted=self._abort,
-            llm_stats=_llm_stats(llm),
+            aborted=engine.aborted,
+            llm_stats=engine.llm_stats(),
         )
+
+    @property
+    def _abort(self) -> str | None:
+        return self._engine.aborted if self._engine is not None else None
 
     def summary(self) -> dict[str, dict[str, Any]]:
         return {spec: tally.to_json() for spec, tally in self._tallies.items()}
@@ -233,7 +224,8 @@ class Sampler:
         return _Outcome(index, "pass", tokens, trajectory=trajectory, stored=job.stored[index])
 
     async def _sample(self, job: _Job, index: int) -> _Outcome:
-        config = self.config
+        config, engine = self.config, self._engine
+        assert engine is not None
         sampling = Sampling(
             temperature=config.temperature,
             top_p=config.top_p,
@@ -241,32 +233,14 @@ class Sampler:
             max_tokens=config.max_tokens,
             seed=derive_seed(config.seed, job.env_spec, job.item.id, index),
         )
-        async with self._slots:
-            if self._abort is not None:
-                return _Outcome(index, "rollout_error", error="run aborted")
-            try:
-                assert self.llm is not None
-                rollout = job.env.rollout(job.item, self.llm, sampling, thinking=config.thinking)
-                trajectory = await asyncio.wait_for(rollout, config.rollout_timeout_s)
-            except asyncio.TimeoutError:
-                self._failures_in_a_row = 0
-                return _Outcome(index, "timeout", error=f"rollout exceeded {config.rollout_timeout_s:g}s")
-            except Exception as exc:  # the model call failed for good (after the client's retries)
-                self._note_failure(f"{type(exc).__name__}: {exc}")
-                return _Outcome(index, "rollout_error", error=f"{type(exc).__name__}: {exc}")
-        self._failures_in_a_row = 0
+        trajectory = await engine.rollout(lambda: job.env.rollout(job.item, engine.llm, sampling, thinking=config.thinking))
+        if isinstance(trajectory, RolloutFailure):
+            return _Outcome(index, trajectory.status, error=trajectory.error)
         tokens = int(trajectory.completion_tokens or 0)
         if over_budget(trajectory, config.max_tokens):
             return _Outcome(index, "overlong", tokens, trajectory=trajectory)
-        loop = asyncio.get_running_loop()
-        # Checkers may parse, run sympy or wait on the sandbox: keep them off the event loop.
-        verdict = await loop.run_in_executor(self._pool, job.env.verify, job.item, trajectory)
+        verdict = await engine.verify(job.env.verify, job.item, trajectory)
         return _Outcome(index, verdict.status, tokens, trajectory=trajectory, verdict=verdict)
-
-    def _note_failure(self, message: str) -> None:
-        self._failures_in_a_row += 1
-        if self._failures_in_a_row >= self.config.max_consecutive_failures and self._abort is None:
-            self._abort = f"{self._failures_in_a_row} model calls failed in a row; last: {message}"
 
     # -- writing ---------------------------------------------------------------------------------------
 
@@ -282,7 +256,7 @@ class Sampler:
                 "source": "sample",
                 "env": job.env_spec,
                 "item_id": job.item.id,
-                "verdict": _verdict_json(outcome.verdict),
+                "verdict": verdict_json(outcome.verdict),
                 "sample_index": outcome.index,
                 "tokens": outcome.tokens,
                 "finish_reason": outcome.trajectory.finish_reason,
@@ -320,23 +294,25 @@ def _stored_trajectory(job: _Job, record: dict[str, Any]) -> Trajectory | None:
     return Trajectory(messages=conversation.messages[len(job.item.prompt.messages) :], completion_tokens=tokens)
 
 
-def _verdict_json(verdict: Verdict) -> dict[str, Any]:
-    # Timings (the checker's `verify_s`) differ between runs; records must not, so they stay out.
-    data = jsonable(verdict.to_json())
-    data["details"] = {k: v for k, v in (data.get("details") or {}).items() if k != "verify_s"}
-    return data
-
-
-def _llm_stats(llm: LLM) -> str | None:
+async def run_sample(
+    config: SampleConfig,
+    llm: LLM | None = None,
+    *,
+    envs: dict[str, Env] | None = None,
+    live: LiveCounters | None = None,
+) -> SampleResult:
+    """Run `config` into `config.out` (created or resumed) and return what happened: what `hermes4 sample` and the
+    recipe's data stage both call. `llm` None connects to `config.llm` (and closes it after); `live` is the counters
+    a progress display watches. Bad input raises before anything is written: `EnvSpecError` (an env spec),
+    `EndpointError` (`config.llm`), `StoreError` (`config.out`)."""
+    sampler = Sampler(config, envs, live)
+    owned = None
+    if llm is None:
+        llm = owned = connect_source("llm", config.llm)
     try:
-        return llm.stats().summary()
-    except Exception:  # stats are a courtesy; a source without them still sampled fine
-        return None
-
-
-async def sample(config: SampleConfig, llm: LLM, envs: dict[str, Env] | None = None) -> SampleResult:
-    """Run `config` into `config.out` (created or resumed) and return what happened."""
-    sampler = Sampler(config, envs)
-    with Store(config.out, config=config.fingerprint(), must_match=MUST_MATCH) as store:
-        sampler.open(store)
-        return await sampler.run(llm)
+        with Store(config.out, config=config.fingerprint(), must_match=MUST_MATCH) as store:
+            sampler.open(store)
+            return await sampler.run(llm)
+    finally:
+        if owned is not None:
+            await owned.aclose()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from hermes4.envs import Trajectory
 from hermes4.store import content_id
@@ -43,8 +42,3 @@ def item_key(env: str, item_id: str) -> str:
 def over_budget(trajectory: Trajectory, max_tokens: int) -> bool:
     """True when the trajectory was cut (`length`) or used more completion tokens than the budget."""
     return trajectory.finish_reason == "length" or trajectory.completion_tokens > max_tokens
-
-
-def jsonable(value: Any) -> Any:
-    """`value` as plain JSON (anything else becomes its string), so a record can always be written."""
-    return json.loads(json.dumps(value, ensure_ascii=False, default=str))

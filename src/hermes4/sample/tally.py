@@ -1,12 +1,9 @@
-"""Accounting of a sampling run: per-item ledger entries, per-env totals and rates, live counters."""
+"""Accounting of a sampling run: per-item ledger entries, per-env totals and rates (live counters: `hermes4.progress`)."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
-
-from hermes4.progress import format_eta
 
 # Outcome of one sample. `rollout_error`: the model call (or the env's rollout) raised, so nothing was judged.
 OUTCOMES = ("pass", "fail", "error", "timeout", "overlong", "rollout_error")
@@ -94,43 +91,3 @@ class EnvTally:
             "duplicates": c.duplicates,
             "tokens": c.tokens,
         }
-
-
-@dataclass
-class LiveCounters:
-    """This run's progress, read by the progress display."""
-
-    items_total: int = 0
-    items_done: int = 0  # finished by an earlier run or this one
-    items_skipped: int = 0  # already finished when this run started
-    items_incomplete: int = 0  # left for a rerun (the model call failed)
-    samples: int = 0
-    passed: int = 0
-    accepted: int = 0
-    records_written: int = 0
-    tokens: int = 0
-    started: float = field(default_factory=time.monotonic)
-
-    @property
-    def elapsed(self) -> float:
-        return max(time.monotonic() - self.started, 1e-9)
-
-    @property
-    def accept_rate(self) -> float:
-        return self.accepted / self.samples if self.samples else 0.0
-
-    @property
-    def tokens_per_s(self) -> float:
-        return self.tokens / self.elapsed
-
-    def progress(self) -> tuple[int, int, str]:
-        status = f"samples {self.samples} · accept {self.accept_rate:.1%} · {self.tokens_per_s:,.0f} tok/s · ETA {format_eta(self.eta_s)}"
-        return self.items_done, self.items_total, status
-
-    @property
-    def eta_s(self) -> float | None:
-        finished_now = self.items_done - self.items_skipped
-        remaining = self.items_total - self.items_done - self.items_incomplete
-        if finished_now <= 0:
-            return None
-        return remaining * self.elapsed / finished_now

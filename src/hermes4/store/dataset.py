@@ -59,6 +59,17 @@ def write_json_atomic(path: Path, value: Any) -> None:
     os.replace(tmp, path)
 
 
+def refuse_changed(root: Path, old: dict[str, Any], new: dict[str, Any], must_match: Iterable[str], *, made: str = "written") -> None:
+    """The resume check of every run folder (datasets, eval runs): a StoreError when a setting in `must_match` that an
+    earlier run recorded differs now, since resuming would mix two runs in one folder."""
+    for key in must_match:
+        if key in old and old[key] != new.get(key):
+            raise StoreError(
+                f"{root}: was {made} with {key}={old[key]!r}, this run has {key}={new.get(key)!r}; "
+                "rerun with the same settings to resume, or choose another output folder"
+            )
+
+
 class Store:
     """Open (create or resume) a dataset folder.
 
@@ -84,13 +95,7 @@ class Store:
         self.resumed = previous is not None
         self.config = dict(config or {})
         if previous is not None and config is not None:
-            old = previous.get("config") or {}
-            for key in must_match:
-                if key in old and old[key] != self.config.get(key):
-                    raise StoreError(
-                        f"{self.root}: was written with {key}={old[key]!r}, this run has {key}={self.config.get(key)!r}; "
-                        "rerun with the same options to resume, or choose another output folder"
-                    )
+            refuse_changed(self.root, previous.get("config") or {}, self.config, must_match)
         self.created = (previous or {}).get("created") or _now()
         self.runs = int((previous or {}).get("runs") or 0) + 1
         self.summary: dict[str, Any] = dict((previous or {}).get("summary") or {})

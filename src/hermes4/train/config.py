@@ -270,25 +270,31 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
     return merged
 
 
-def load_length_control_config(path: str | Path) -> LengthControlConfig:
-    """Read `length_control:`; its `train:` overrides the recipe's `train:` section, and the model defaults
-    to that run's export (the stage continues from the previous checkpoint)."""
-    doc = _read_yaml(path)
-    data = dict(_section(doc, path, "length_control"))
-    base = doc.get("train") if isinstance(doc.get("train"), dict) else None
+def length_control_data(train: dict[str, Any] | None, length_control: dict[str, Any], where: str) -> dict[str, Any]:
+    """The `length_control:` mapping with its `train:` laid over the recipe's `train:`; the model defaults to that
+    run's export and the output folder to a sibling of it (the stage continues from the previous checkpoint)."""
+    data = dict(length_control)
     override = data.get("train") or {}
     if not isinstance(override, dict):
-        raise ConfigError(f"{path}: length_control.train: must be a mapping")
-    if base is not None:
-        merged = _deep_merge(base, override)
+        raise ConfigError(f"{where}: length_control.train: must be a mapping")
+    if train is not None:
+        merged = _deep_merge(train, override)
         if "path" not in (override.get("model") or {}):
-            previous = parse_train_config(base)
+            previous = parse_train_config(train)
             merged.setdefault("model", {})
             merged["model"] = {**merged["model"], "path": str(previous.resolved("export")), "init": "pretrained"}
         if "output_dir" not in override:
             merged["output_dir"] = str(Path(merged.get("output_dir", "runs/train")).with_name(
                 Path(merged.get("output_dir", "runs/train")).name + "-length-control"))
         data["train"] = merged
+    return data
+
+
+def load_length_control_config(path: str | Path) -> LengthControlConfig:
+    """Read `length_control:` of a recipe YAML (see `length_control_data` for how it continues `train:`)."""
+    doc = _read_yaml(path)
+    base = doc.get("train") if isinstance(doc.get("train"), dict) else None
+    data = length_control_data(base, _section(doc, path, "length_control"), str(path))
     try:
         return LengthControlConfig.model_validate(data)
     except ValidationError as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from pathlib import Path
 
@@ -12,28 +11,20 @@ from hermes4.envs.answer import final_answer
 from hermes4.envs.base import Env, Item, Trajectory, Verdict
 from hermes4.envs.ifeval.composer import compose
 from hermes4.envs.ifeval.instructions import IFEVAL_IDS, INSTRUCTIONS_BY_ID, follows
+from hermes4.envs.math_env import load_rows
 from hermes4.envs.registry import register_env
 
 
 def load_ifeval_rows(path: Path) -> list[dict]:
     """IFEval's `input_data.jsonl` shape: key, prompt, instruction_id_list, kwargs (one dict per instruction)."""
-    if not path.is_file():
-        raise FileNotFoundError(f"option dataset: {path}: no such file")
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
+    rows = load_rows(path)
+    for number, row in enumerate(rows, 1):
         ids, kwargs = row.get("instruction_id_list"), row.get("kwargs")
         if not isinstance(row.get("prompt"), str) or not isinstance(ids, list) or not isinstance(kwargs, list) or len(ids) != len(kwargs):
-            raise ValueError(f"{path}:{number}: needs 'prompt', 'instruction_id_list' and one 'kwargs' entry per instruction")
+            raise ValueError(f"{path}: row {number}: needs 'prompt', 'instruction_id_list' and one 'kwargs' entry per instruction")
         unknown = [i for i in ids if i not in INSTRUCTIONS_BY_ID]
         if unknown:
-            raise ValueError(f"{path}:{number}: unknown instruction id {unknown[0]!r}")
-        rows.append(row)
+            raise ValueError(f"{path}: row {number}: unknown instruction id {unknown[0]!r}")
     return rows
 
 

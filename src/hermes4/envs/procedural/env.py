@@ -11,6 +11,7 @@ from hermes4.envs.base import Env, Item, Trajectory, Verdict
 from hermes4.envs.procedural.tasks import (
     ANSWER_INSTRUCTION,
     TASKS,
+    Task,
     answers_match,
     extract_answer,
 )
@@ -21,6 +22,19 @@ def task_rng(split: str, seed: int, index: int) -> random.Random:
     """The RNG of one item: independent per (split, seed, index), identical on every run and machine."""
     digest = hashlib.sha256(f"procedural|{split}|{seed}|{index}".encode()).digest()
     return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def task_item(task: Task, params: dict, split: str = "train") -> Item:
+    """The item of one drawn task: its prompt, reference answer and solution. What `items()` yields, and how a caller
+    that drew the parameters itself (DataForge's procedural graph) gets an item to `verify` against."""
+    text = f"{task.question(params)}\n\n{ANSWER_INSTRUCTION}"
+    solution = task.solve(params)
+    return Item(
+        id=f"procedural-{task.name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}",
+        prompt=Conversation(messages=[Message(role="user", content=text)]),
+        reference={"task": task.name, "answer": solution.answer, "answer_type": task.answer_type},
+        meta={"task": task.name, "params": params, "solution": solution.trace(), "split": split},
+    )
 
 
 @register_env("procedural")
@@ -49,22 +63,11 @@ class ProceduralEnv(Env):
             # Ids are content hashes (the sampler's journal keys); redraw the rare duplicate question.
             for attempt in range(100):
                 rng = task_rng(split, self.seed + seed, index + attempt * 1_000_003)
-                params = task.generate(rng, self.difficulty)
-                question = task.question(params)
-                text = f"{question}\n\n{ANSWER_INSTRUCTION}"
-                item_id = f"procedural-{task.name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
-                if item_id not in seen:
+                item = task_item(task, task.generate(rng, self.difficulty), split)
+                if item.id not in seen:
                     break
-            seen.add(item_id)
-            solution = task.solve(params)
-            out.append(
-                Item(
-                    id=item_id,
-                    prompt=Conversation(messages=[Message(role="user", content=text)]),
-                    reference={"task": task.name, "answer": solution.answer, "answer_type": task.answer_type},
-                    meta={"task": task.name, "params": params, "solution": solution.trace(), "split": split},
-                )
-            )
+            seen.add(item.id)
+            out.append(item)
         return out
 
     def verify(self, item: Item, trajectory: Trajectory) -> Verdict:
