@@ -36,3 +36,9 @@ def read_json(path: str | None) -> tuple[Any, str]:
         return json.loads(text), name
     except json.JSONDecodeError as exc:
         raise fail(f"{name}: line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}") from None
+
+
+def not_utf8(name: str, exc: UnicodeDecodeError) -> typer.Exit:
+    """The one-line error for a file that is not UTF-8, naming the first bad byte's offset."""
+    bad = exc.object[exc.start : exc.start + 1]
+    return fail(f"{name}: not UTF-8: byte {exc.start} is 0x{bad.hex()} ({exc.reason})")
