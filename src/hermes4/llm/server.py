@@ -42,7 +42,9 @@ class APIError(Exception):
 
     def response(self) -> JSONResponse:
         body = {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
-        return JSONResponse(body, status_code=self.status)
+        # A body refused before it was all read leaves bytes on the connection: close it rather than reuse it.
+        headers = {"Connection": "close"} if self.status in (408, 413) else None
+        return JSONResponse(body, status_code=self.status, headers=headers)
 
 
 @dataclass(frozen=True)
