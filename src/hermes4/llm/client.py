@@ -19,6 +19,7 @@ from hermes4.llm.limits import AdaptiveLimiter, Backoff, parse_retry_after
 from hermes4.llm.outputs import (
     completion_from_chat_choice,
     completion_from_text_choice,
+    off_loop_if_long,
     split_tokens,
 )
 from hermes4.llm.types import Completion, LLMError, LLMStallError, LLMStats, Sampling
@@ -181,12 +182,16 @@ class OpenAIClient:
         data, latency = await self._call("/chat/completions", body)
         choices = _choices(data, sampling.n)
         usage = data.get("usage") or {}
-        tokens = split_tokens(usage.get("completion_tokens"), [_chat_text_length(c) for c in choices])
+        lengths = [_chat_text_length(c) for c in choices]
+        tokens = split_tokens(usage.get("completion_tokens"), lengths)
         prompt_tokens = int(usage.get("prompt_tokens") or 0)
-        return [
-            completion_from_chat_choice(c, prompt_tokens=prompt_tokens, completion_tokens=t, latency_s=latency)
-            for c, t in zip(choices, tokens)
-        ]
+        return await off_loop_if_long(
+            sum(lengths),
+            lambda: [
+                completion_from_chat_choice(c, prompt_tokens=prompt_tokens, completion_tokens=t, latency_s=latency)
+                for c, t in zip(choices, tokens)
+            ],
+        )
 
     async def complete(self, prompt: str, *, sampling: Sampling) -> list[Completion]:
         body: dict[str, Any] = {"model": await self._model_name(), "prompt": prompt, **self._sampling_body(sampling)}
@@ -201,10 +206,13 @@ class OpenAIClient:
         usage = data.get("usage") or {}
         tokens = split_tokens(usage.get("completion_tokens"), [len(c.get("text") or "") for c in choices])
         prompt_tokens = int(usage.get("prompt_tokens") or 0)
-        return [
-            completion_from_text_choice(c, prompt=prompt, prompt_tokens=prompt_tokens, completion_tokens=t, latency_s=latency)
-            for c, t in zip(choices, tokens)
-        ]
+        return await off_loop_if_long(
+            sum(len(c.get("text") or "") for c in choices),
+            lambda: [
+                completion_from_text_choice(c, prompt=prompt, prompt_tokens=prompt_tokens, completion_tokens=t, latency_s=latency)
+                for c, t in zip(choices, tokens)
+            ],
+        )
 
     def stats(self) -> LLMStats:
         return self._accounting.snapshot(

@@ -13,6 +13,7 @@ from typing import Literal
 
 from hermes4.chat.messages import Conversation
 from hermes4.llm.accounting import Accounting
+from hermes4.llm.outputs import off_loop_if_long
 from hermes4.llm.types import (
     Completion,
     LLMError,
@@ -211,9 +212,8 @@ class LocalEngine(ABC):
         reasoning_started = prompt_opens_think(prompt)
         completions = []
         for generation in generations:
-            parsed = parse(generation.text, reasoning_started=reasoning_started) if len(generation.text) < _PARSE_INLINE else (
-                await asyncio.to_thread(parse, generation.text, reasoning_started=reasoning_started)
-            )
+            text = generation.text
+            parsed = await off_loop_if_long(len(text), lambda text=text: parse(text, reasoning_started=reasoning_started))
             finish = generation.finish_reason
             if finish == "stop" and parsed.tool_calls:
                 finish = "tool_calls"
@@ -290,9 +290,6 @@ class LocalEngine(ABC):
 
     async def _generate_async(self, jobs: list[GenerationJob]) -> list[Generation | Exception]:
         return await asyncio.to_thread(self.generate_batch, jobs)
-
-
-_PARSE_INLINE = 20_000  # longer outputs are parsed in a worker thread, so the event loop keeps serving
 
 
 def _resolve(future: asyncio.Future[Generation], *, result: Generation | None = None, error: BaseException | None = None) -> None:

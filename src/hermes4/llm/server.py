@@ -25,6 +25,7 @@ from hermes4.chat.messages import (
 )
 from hermes4.llm.answer_rules import AnswerRules, RuleError, with_system_text
 from hermes4.llm.cutoff import word_pieces
+from hermes4.llm.outputs import off_loop_if_long
 from hermes4.llm.streaming import ChoiceDeltas, fold
 from hermes4.llm.types import LLM, Completion, LLMError, Sampling
 
@@ -492,7 +493,7 @@ def create_app(llm: LLM, *, model_name: str, api_key: str | None = None, limits:
             choices = []
             for i, completion in enumerate(completions):
                 state = choice_deltas(completion)
-                message = fold([*state.feed(completion.text), *state.finish()])
+                message = await off_loop_if_long(len(completion.text), lambda state=state, completion=completion: fold([*state.feed(completion.text), *state.finish()]))
                 if state.rejected_issues:
                     # Unreadable calls stay in the content as text; this says so (clients may ignore it).
                     message["parse_issues"] = [{"kind": issue.kind, "message": issue.message} for issue in state.rejected_issues]
