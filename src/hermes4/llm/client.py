@@ -7,6 +7,7 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -76,6 +77,16 @@ class ShardedHTTP:
     async def aclose(self) -> None:
         for shard in self.shards:
             await shard.aclose()
+
+
+@dataclass(eq=False)
+class _Watched:
+    """An attempt in flight, as the stall watchdog sees it."""
+
+    endpoint: Endpoint
+    started: float
+    task: asyncio.Task[Any]
+    stalled_for: float | None = None  # set by the watchdog when it gives the attempt up
 
 
 class _Retryable(Exception):
@@ -159,6 +170,8 @@ class OpenAIClient:
             trust_env=trust_env,
         )
         self._in_flight = 0
+        self._attempts: set[_Watched] = set()
+        self._watchdog: asyncio.Task[None] | None = None
         self._model_lock: asyncio.Lock | None = None
 
     # -- the LLM protocol --------------------------------------------------------------------
@@ -222,6 +235,9 @@ class OpenAIClient:
         )
 
     async def aclose(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         await self._http.aclose()
 
     async def __aenter__(self) -> Self:
@@ -344,26 +360,41 @@ class OpenAIClient:
             await asyncio.sleep(self.backoff.delay(attempt, failure.retry_after))
 
     async def _attempt(self, endpoint: Endpoint, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """One attempt, given up as a stall when its endpoint shows no progress for `stall_timeout`."""
-        started = time.monotonic()
-        task = asyncio.ensure_future(self._attempt_once(endpoint, path, body))
-        period = max(0.02, min(1.0, self.stall_timeout / 8))
+        """One attempt, given up as a stall when its endpoint shows no progress for `stall_timeout` (see `_watch`)."""
+        task = asyncio.current_task()
+        assert task is not None
+        watched = _Watched(endpoint, time.monotonic(), task)
+        self._attempts.add(watched)
+        self._ensure_watchdog()
         try:
-            while True:
-                done, _ = await asyncio.wait({task}, timeout=period)
-                if done:
-                    return task.result()
-                idle = time.monotonic() - max(started, endpoint.last_progress)
-                if idle >= self.stall_timeout:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, _Retryable):
-                        await task
-                    raise _Retryable(
-                        "stall", f"stalled: no response for {idle:.1f}s (stall_timeout={self.stall_timeout:g}s)", endpoint_fault=True, stalled=idle
-                    )
+            return await self._attempt_once(endpoint, path, body)
+        except asyncio.CancelledError:
+            if watched.stalled_for is None or task.cancelling() > 1:
+                raise  # cancelled from outside: the caller gave up
+            task.uncancel()
+            raise _Retryable(
+                "stall", f"stalled: no response for {watched.stalled_for:.1f}s (stall_timeout={self.stall_timeout:g}s)",
+                endpoint_fault=True, stalled=watched.stalled_for,
+            ) from None
         finally:
-            if not task.done():
-                task.cancel()
+            self._attempts.discard(watched)
+
+    def _ensure_watchdog(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._watchdog is None or self._watchdog.done() or self._watchdog.get_loop() is not loop:
+            self._watchdog = loop.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        """One task for all attempts: cancels each attempt whose endpoint has sent nothing for `stall_timeout`."""
+        period = max(0.02, min(1.0, self.stall_timeout / 8))
+        while self._attempts:
+            await asyncio.sleep(period)
+            now = time.monotonic()
+            for watched in list(self._attempts):
+                idle = now - max(watched.started, watched.endpoint.last_progress)
+                if watched.stalled_for is None and idle >= self.stall_timeout:
+                    watched.stalled_for = idle
+                    watched.task.cancel()
 
     async def _attempt_once(self, endpoint: Endpoint, path: str, body: dict[str, Any]) -> dict[str, Any]:
         endpoint.outstanding += 1

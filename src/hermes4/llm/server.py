@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import secrets
 import socket
 import threading
@@ -154,6 +155,9 @@ def _invalid_text(data: Any) -> APIError | None:
         elif isinstance(value, list):
             stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
     return None
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def _decode_json(raw: bytes) -> Any:
@@ -327,7 +331,8 @@ def create_app(llm: LLM, *, model_name: str, api_key: str | None = None, limits:
         data = await asyncio.to_thread(_decode_json, raw) if len(raw) > 1_000_000 else _decode_json(raw)
         if not isinstance(data, dict):
             raise APIError(400, f"the request body must be a JSON object, got {type(data).__name__}")
-        bad_text = _invalid_text(data)
+        # Only a \uD800-\uDFFF escape can put a lone surrogate in decoded JSON: skip the walk without one.
+        bad_text = _invalid_text(data) if _SURROGATE_ESCAPE.search(raw) else None
         if bad_text is not None:
             raise bad_text
         try:
@@ -355,22 +360,27 @@ def create_app(llm: LLM, *, model_name: str, api_key: str | None = None, limits:
 
     async def unless_client_leaves(request: Request, call: Any) -> Any:
         """Await `call`; if the client disconnects first, cancel it (its queued and running jobs stop)."""
-        task = asyncio.ensure_future(call)
+        me = asyncio.current_task()
+        assert me is not None
+        gone = False
 
-        async def left() -> None:
+        async def watch() -> None:
+            nonlocal gone
             while (await request.receive())["type"] != "http.disconnect":
                 pass
+            gone = True
+            me.cancel()
 
-        watcher = asyncio.ensure_future(left())
+        watcher = asyncio.ensure_future(watch())
         try:
-            await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            return await call
+        except asyncio.CancelledError:
+            if not gone or me.cancelling() > 1:
+                raise  # the server is shutting down, not a client that left
+            me.uncancel()
+            raise APIError(499, "the client closed the request", code="client_closed_request") from None
         finally:
             watcher.cancel()
-            if not task.done():
-                task.cancel()
-        if task.cancelled():
-            raise APIError(499, "the client closed the request", code="client_closed_request")
-        return task.result()
 
     def options(body: _SamplingFields, **extra: Any) -> RequestOptions:
         return RequestOptions(context_budget=body.asked_max_tokens is None, check_context=True, **extra)
@@ -458,7 +468,11 @@ def create_app(llm: LLM, *, model_name: str, api_key: str | None = None, limits:
             from hermes4.llm.types import prompt_opens_think
 
             opens_think = prompt_opens_think(local.render(conversation, thinking=thinking or bool(conversation.thinking)))
-            await live.start(generate(conversation, sampling, thinking, options(body, on_text=live.listener())))
+            try:
+                await unless_client_leaves(request, live.start(generate(conversation, sampling, thinking, options(body, on_text=live.listener()))))
+            except BaseException:
+                live.cancel()  # a bad input, or the client left before the first token
+                raise
             states = [ChoiceDeltas(reasoning_started=opens_think, parse_tools=rules.parse_tools) for _ in range(sampling.n)]
 
             async def live_events() -> AsyncIterator[str]:
@@ -565,7 +579,11 @@ def create_app(llm: LLM, *, model_name: str, api_key: str | None = None, limits:
             return _sse({"id": request_id, "object": "text_completion", "created": now, "model": model_name, "choices": [], "usage": usage})
 
         if live is not None:
-            await live.start(call)
+            try:
+                await unless_client_leaves(request, live.start(call))
+            except BaseException:
+                live.cancel()
+                raise
 
             async def live_events() -> AsyncIterator[str]:
                 try:
