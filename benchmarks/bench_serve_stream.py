@@ -5,16 +5,17 @@
 A tiny model (`hermes4 tiny init`, random weights, greedy decoding so every run writes `--tokens` tokens) is
 served in-process with the transformers engine. Three measures, each the best of `--rounds`:
 
-- first / last chunk of a live stream (raw SSE over httpx) against a non-streamed request of the same length,
+- first / last chunk of a live stream (raw SSE over httpx, /v1/completions) against a non-streamed request of the same length,
   which is when a replayed stream (the old behaviour: generate everything, then send it) could start;
 - a 5-token request alone, and the same request sent right after a client read one chunk of a `--tokens`
-  stream and disconnected: with cancellation the second costs about the first, without it the whole
+  stream (or waited 0.3 s for it) and disconnected: with cancellation the second costs about the first, without it the whole
   abandoned generation runs first.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 
@@ -25,13 +26,19 @@ from hermes4.llm.server import start_server
 from hermes4.train.tiny import init_tiny
 
 
+def _has_text(line: str) -> bool:
+    if not line.startswith("data: {"):
+        return False
+    return any(choice.get("text") for choice in json.loads(line[6:])["choices"])
+
+
 def stream_times(base_url: str, body: dict) -> tuple[float, float, int]:
     started = time.perf_counter()
     first = None
     chunks = 0
-    with httpx.stream("POST", f"{base_url}/chat/completions", json={**body, "stream": True}, timeout=600) as response:
+    with httpx.stream("POST", f"{base_url}/completions", json={**body, "stream": True}, timeout=600) as response:
         for line in response.iter_lines():
-            if line.startswith("data: {") and '"delta": {"role"' not in line and ('"content": "' in line or '"reasoning' in line):
+            if _has_text(line):
                 chunks += 1
                 if first is None:
                     first = time.perf_counter() - started
@@ -40,15 +47,19 @@ def stream_times(base_url: str, body: dict) -> tuple[float, float, int]:
 
 def whole_time(base_url: str, body: dict) -> float:
     started = time.perf_counter()
-    httpx.post(f"{base_url}/chat/completions", json=body, timeout=600).raise_for_status()
+    httpx.post(f"{base_url}/completions", json=body, timeout=600).raise_for_status()
     return time.perf_counter() - started
 
 
 def abandon_stream(base_url: str, body: dict) -> None:
-    with httpx.stream("POST", f"{base_url}/chat/completions", json={**body, "stream": True}, timeout=600) as response:
-        for line in response.iter_lines():
-            if '"content": "' in line and '"delta": {"role"' not in line:
-                return  # one token read, then the client is gone
+    """Read one token, or wait 0.3 s for it, then hang up (a user closing the tab)."""
+    try:
+        with httpx.stream("POST", f"{base_url}/completions", json={**body, "stream": True}, timeout=httpx.Timeout(600, read=0.3)) as response:
+            for line in response.iter_lines():
+                if _has_text(line):
+                    return
+    except httpx.ReadTimeout:
+        return
 
 
 def main() -> None:
@@ -58,9 +69,10 @@ def main() -> None:
     args = parser.parse_args()
     model_dir = init_tiny(tempfile.mkdtemp(prefix="bench-stream-"), format="chatml", seed=0)
     engine = TransformersEngine(model_dir, max_batch=8, device="cpu")
-    messages = [{"role": "user", "content": "Tell me a long story."}]
-    long = {"model": "tiny", "messages": messages, "max_tokens": args.tokens, "temperature": 0}
-    short = {"model": "tiny", "messages": messages, "max_tokens": 5, "temperature": 0}
+    # A raw completion: the random model's text (mostly whitespace, then word pieces) is streamed as written.
+    prompt = "<|im_start|>user\nhello<|im_end|>\n<|im_start|>assistant\n"
+    long = {"model": "tiny", "prompt": prompt, "max_tokens": args.tokens, "temperature": 0}
+    short = {"model": "tiny", "prompt": prompt, "max_tokens": 5, "temperature": 0}
     with start_server(engine, model_name="tiny") as server:
         whole_time(server.base_url, short)  # warm up
         firsts, lasts, wholes, alone, after = [], [], [], [], []

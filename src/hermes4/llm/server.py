@@ -255,6 +255,8 @@ class _Live:
     def cancel(self) -> None:
         if self.task is not None and not self.task.done():
             self.task.cancel()
+            # Nobody awaits it any more: take its outcome so asyncio does not log it as never retrieved.
+            self.task.add_done_callback(lambda task: task.cancelled() or task.exception())
 
 
 def _error_event(exc: BaseException) -> str:
