@@ -298,3 +298,27 @@ def test_the_subprocess_server_answers_the_sdk(serve_process) -> None:
         assert r.choices[0].finish_reason == "stop" and "<tool_call>" in r.choices[0].message.content
         with pytest.raises(openai.BadRequestError):
             sdk.chat.completions.create(model=MODEL, messages=_user("x"), n=10000)
+
+
+def test_json_schema_is_constrained_decoding_on_the_transformers_engine(tiny_model_dir, endpoint) -> None:
+    ours(endpoint)
+    pytest.importorskip("lmformatenforcer")
+    from hermes4.llm.hf import TransformersEngine
+
+    # A model with random weights writes schema-valid JSON only because decoding is constrained to the schema.
+    schema = {
+        "type": "object",
+        "properties": {"answer": {"enum": ["yes", "no"]}, "sure": {"type": "boolean"}},
+        "required": ["answer", "sure"],
+        "additionalProperties": False,
+    }
+    with start_server(TransformersEngine(tiny_model_dir, device="cpu"), model_name="tiny") as server:
+        with openai.OpenAI(base_url=server.base_url, api_key="x", max_retries=0) as sdk:
+            r = sdk.chat.completions.create(
+                model="tiny",
+                messages=_user("ok?"),
+                max_tokens=60,
+                response_format={"type": "json_schema", "json_schema": {"name": "verdict", "schema": schema}},
+            )
+    value = json.loads(r.choices[0].message.content)
+    assert set(value) == {"answer", "sure"} and value["answer"] in ("yes", "no") and isinstance(value["sure"], bool)

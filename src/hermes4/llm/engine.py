@@ -9,7 +9,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from hermes4.chat.messages import Conversation
 from hermes4.llm.accounting import Accounting
@@ -32,6 +32,7 @@ class RequestOptions:
     on_text: Callable[[int, str], None] | None = None  # (sample index, new text), called on the caller's loop
     context_budget: bool = False  # `sampling.max_tokens` is a cap: generate up to the end of the context window
     check_context: bool = True  # prompt + max_tokens must fit the context window (else LLMInputError)
+    json_schema: dict[str, Any] | None = None  # constrain decoding to JSON following it (engines that can)
 
 
 @dataclass
@@ -45,6 +46,7 @@ class GenerationJob:
     sample_index: int = 0
     request: int = 0  # which call the job belongs to (its n samples share it)
     prefill: str = ""  # already at the end of `prompt`; generated text continues it
+    json_schema: dict[str, Any] | None = None  # decode only JSON that follows this schema
     # Set when the caller went away: an engine stops this job's generation at the next token.
     cancelled: threading.Event = field(default_factory=threading.Event, repr=False)
     # Thread-safe: hands generated text to the caller as it comes (None: nobody is listening).
@@ -105,6 +107,8 @@ class LocalEngine(ABC):
     context_window: int | None = None
     #: True when the engine can force the start of the answer (`RequestOptions.prefill`).
     supports_prefill: bool = False
+    #: True when the engine can constrain decoding to a JSON schema (`RequestOptions.json_schema`).
+    supports_json_schema: bool = False
 
     def count_tokens(self, text: str) -> int:
         counter = getattr(self, "counter", None)
@@ -194,6 +198,7 @@ class LocalEngine(ABC):
                 sample_index=i,
                 request=request,
                 prefill=options.prefill,
+                json_schema=options.json_schema,
                 on_text=listener(i),
             )
             for i in range(sampling.n)

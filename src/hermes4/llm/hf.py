@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +107,8 @@ class TransformersEngine(LocalEngine):
         self.model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(self.device).eval()
         self.context_window = getattr(self.model.config, "max_position_embeddings", None)
         self.supports_prefill = True
+        self.supports_json_schema = importlib.util.find_spec("lmformatenforcer") is not None
+        self._enforcer_data: Any = None
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -120,7 +125,8 @@ class TransformersEngine(LocalEngine):
             s = job.sampling
             # Greedy decoding ignores the seed, so seeded greedy requests still share one batched call.
             seeded = s.seed is not None and s.temperature > 0
-            key = (s.temperature, s.top_p, s.top_k, s.max_tokens, s.seed if seeded else None, tuple(s.stop), s.logprobs, job.request if seeded else None)
+            schema = json.dumps(job.json_schema, sort_keys=True) if job.json_schema is not None else None
+            key = (s.temperature, s.top_p, s.top_k, s.max_tokens, s.seed if seeded else None, tuple(s.stop), s.logprobs, job.request if seeded else None, schema)
             groups.setdefault(key, []).append(index)
         results: list[Generation | Exception | None] = [None] * len(jobs)
         for indices in groups.values():
@@ -165,6 +171,7 @@ class TransformersEngine(LocalEngine):
                 generation_config=config,
                 tokenizer=self.tokenizer if sampling.stop else None,
                 streamer=rows if any(j.on_text is not None for j in jobs) else None,
+                prefix_allowed_tokens_fn=self._json_constraint(jobs[0].json_schema) if jobs[0].json_schema is not None else None,
                 stopping_criteria=StoppingCriteriaList([rows]),
             )
         prompt_width = encoded["input_ids"].shape[1]
@@ -199,6 +206,29 @@ class TransformersEngine(LocalEngine):
             logprobs = logprobs[:generated]
             tokens = [self.tokenizer.decode([t], skip_special_tokens=False) for t in ids[:generated]]
         return Generation(text=text, finish_reason=finish, prompt_tokens=prompt_tokens, completion_tokens=generated, logprobs=logprobs, tokens=tokens)
+
+    def _json_constraint(self, schema: dict[str, Any]) -> Callable[[int, Any], list[int]]:
+        """Allowed next tokens for JSON following `schema`, from lm-format-enforcer's character-level JSON schema parser."""
+        from lmformatenforcer import JsonSchemaParser, TokenEnforcer, TokenEnforcerTokenizerData
+
+        if self._enforcer_data is None:
+            tokenizer = self.tokenizer
+            special = set(tokenizer.all_special_ids)
+            anchor = tokenizer.encode("0", add_special_tokens=False)[-1]
+            regular = []
+            for token in range(len(tokenizer)):
+                if token in special:
+                    continue
+                # Decoded after an anchor token, so a token that starts a word keeps its leading space.
+                text = tokenizer.decode([anchor, token])[1:]
+                regular.append((token, text, len(text) > len(tokenizer.decode([token]))))
+
+            def decode(ids: list[int]) -> str:
+                return tokenizer.decode(ids).rstrip("\ufffd")
+
+            self._enforcer_data = TokenEnforcerTokenizerData(regular, decode, self.stop_token_ids, False, len(tokenizer))
+        enforcer = TokenEnforcer(self._enforcer_data, JsonSchemaParser(schema))
+        return lambda batch_id, ids: enforcer.get_allowed_tokens(ids.tolist()).allowed_tokens
 
     async def aclose(self) -> None:
         # Drop the weights so a long-lived process can load another model.

@@ -502,7 +502,9 @@ def create_app(llm: LLM, *, model_name: str, api_key: str | None = None, limits:
 
             return StreamingResponse(live_events(), media_type="text/event-stream")
 
-        opts = options(body, prefill=prefill)
+        # Constrained decoding where the engine has it (the answer is still checked, and retried once, below).
+        constrain = rules.json_mode and not prefill and local is not None and local.supports_json_schema
+        opts = options(body, prefill=prefill, json_schema=(rules.schema or {"type": "object"}) if constrain else None)
         call = checked(raw, rules, sampling, thinking, opts) if rules.checked else generate(conversation, sampling, thinking, opts)
         completions = await unless_client_leaves(request, call)
         if not body.stream:
