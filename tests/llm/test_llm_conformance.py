@@ -300,11 +300,19 @@ def test_the_subprocess_server_answers_the_sdk(serve_process) -> None:
             sdk.chat.completions.create(model=MODEL, messages=_user("x"), n=10000)
 
 
-def test_json_schema_is_constrained_decoding_on_the_transformers_engine(tiny_model_dir, endpoint) -> None:
-    ours(endpoint)
+
+@pytest.fixture(scope="module")
+def tiny_sdk(tiny_model_dir):
     pytest.importorskip("lmformatenforcer")
     from hermes4.llm.hf import TransformersEngine
 
+    with start_server(TransformersEngine(tiny_model_dir, device="cpu"), model_name="tiny") as server:
+        with openai.OpenAI(base_url=server.base_url, api_key="x", max_retries=0) as client:
+            yield client
+
+
+def test_json_schema_is_constrained_decoding_on_the_transformers_engine(tiny_sdk, endpoint) -> None:
+    ours(endpoint)
     # A model with random weights writes schema-valid JSON only because decoding is constrained to the schema.
     schema = {
         "type": "object",
@@ -312,13 +320,31 @@ def test_json_schema_is_constrained_decoding_on_the_transformers_engine(tiny_mod
         "required": ["answer", "sure"],
         "additionalProperties": False,
     }
-    with start_server(TransformersEngine(tiny_model_dir, device="cpu"), model_name="tiny") as server:
-        with openai.OpenAI(base_url=server.base_url, api_key="x", max_retries=0) as sdk:
-            r = sdk.chat.completions.create(
-                model="tiny",
-                messages=_user("ok?"),
-                max_tokens=60,
-                response_format={"type": "json_schema", "json_schema": {"name": "verdict", "schema": schema}},
-            )
+    r = tiny_sdk.chat.completions.create(
+        model="tiny",
+        messages=_user("ok?"),
+        max_tokens=60,
+        seed=1,
+        response_format={"type": "json_schema", "json_schema": {"name": "verdict", "schema": schema}},
+    )
     value = json.loads(r.choices[0].message.content)
     assert set(value) == {"answer", "sure"} and value["answer"] in ("yes", "no") and isinstance(value["sure"], bool)
+
+
+@pytest.mark.parametrize("tool_choice", ["required", {"type": "function", "function": {"name": "get_weather"}}])
+def test_forced_tool_choice_is_constrained_decoding_on_the_transformers_engine(tiny_sdk, endpoint, tool_choice) -> None:
+    ours(endpoint)
+    weather = {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {"type": "object", "properties": {"city": {"enum": ["Paris", "Rome"]}}, "required": ["city"], "additionalProperties": False},
+        },
+    }
+    r = tiny_sdk.chat.completions.create(model="tiny", messages=_user("weather?"), max_tokens=200, seed=1, tools=[weather, TIME], tool_choice=tool_choice)
+    [call] = r.choices[0].message.tool_calls
+    assert r.choices[0].finish_reason == "tool_calls"
+    if isinstance(tool_choice, dict):
+        assert call.function.name == "get_weather" and json.loads(call.function.arguments)["city"] in ("Paris", "Rome")
+    else:
+        assert call.function.name in ("get_weather", "get_time")

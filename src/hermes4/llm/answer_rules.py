@@ -82,6 +82,29 @@ class AnswerRules:
             return "<tool_call>\n"
         return ""
 
+    def call_schema(self, tools: list[Any] | None) -> dict[str, Any] | None:
+        """The JSON schema of the call a forced tool_choice allows (`{"name", "arguments"}`), for constrained decoding."""
+        if self.tool_choice not in ("required", "function"):
+            return None
+        options = []
+        for tool in tools or []:
+            function = tool.get("function") or {} if isinstance(tool, dict) else {}
+            name = function.get("name")
+            if self.tool_choice == "function" and name != self.function:
+                continue
+            parameters = function.get("parameters") or {"type": "object"}
+            options.append(
+                {
+                    "type": "object",
+                    "properties": {"name": {"enum": [name]}, "arguments": parameters},
+                    "required": ["name", "arguments"],
+                    "additionalProperties": False,
+                }
+            )
+        if not options:
+            return None
+        return options[0] if len(options) == 1 else {"anyOf": options}
+
     def system_text(self) -> str | None:
         """What the system message gains for json mode: the Hermes JSON-mode prompt with the schema."""
         if not self.json_mode:

@@ -33,6 +33,7 @@ class RequestOptions:
     context_budget: bool = False  # `sampling.max_tokens` is a cap: generate up to the end of the context window
     check_context: bool = True  # prompt + max_tokens must fit the context window (else LLMInputError)
     json_schema: dict[str, Any] | None = None  # constrain decoding to JSON following it (engines that can)
+    close: str = ""  # appended when the constrained JSON ended the answer (e.g. `</tool_call>` after a forced call)
 
 
 @dataclass
@@ -47,6 +48,7 @@ class GenerationJob:
     request: int = 0  # which call the job belongs to (its n samples share it)
     prefill: str = ""  # already at the end of `prompt`; generated text continues it
     json_schema: dict[str, Any] | None = None  # decode only JSON that follows this schema
+    close: str = ""  # appended to the output when the JSON ended it
     # Set when the caller went away: an engine stops this job's generation at the next token.
     cancelled: threading.Event = field(default_factory=threading.Event, repr=False)
     # Thread-safe: hands generated text to the caller as it comes (None: nobody is listening).
@@ -199,6 +201,7 @@ class LocalEngine(ABC):
                 request=request,
                 prefill=options.prefill,
                 json_schema=options.json_schema,
+                close=options.close,
                 on_text=listener(i),
             )
             for i in range(sampling.n)

@@ -186,6 +186,8 @@ class TransformersEngine(LocalEngine):
         for row, ids in enumerate(new_tokens):
             generation = self._finish_row(ids, sampling.stop, sampling.max_tokens, int(prompt_lengths[row]), step_logprobs[row] if step_logprobs else None)
             generation.text = jobs[row].prefill + generation.text
+            if jobs[row].close and generation.finish_reason == "stop":
+                generation.text += jobs[row].close
             generations.append(generation)
         return generations
 
@@ -209,7 +211,7 @@ class TransformersEngine(LocalEngine):
 
     def _json_constraint(self, schema: dict[str, Any]) -> Callable[[int, Any], list[int]]:
         """Allowed next tokens for JSON following `schema`, from lm-format-enforcer's character-level JSON schema parser."""
-        from lmformatenforcer import JsonSchemaParser, TokenEnforcer, TokenEnforcerTokenizerData
+        from lmformatenforcer import CharacterLevelParserConfig, JsonSchemaParser, TokenEnforcer, TokenEnforcerTokenizerData
 
         if self._enforcer_data is None:
             tokenizer = self.tokenizer
@@ -227,7 +229,9 @@ class TransformersEngine(LocalEngine):
                 return tokenizer.decode(ids).rstrip("\ufffd")
 
             self._enforcer_data = TokenEnforcerTokenizerData(regular, decode, self.stop_token_ids, False, len(tokenizer))
-        enforcer = TokenEnforcer(self._enforcer_data, JsonSchemaParser(schema))
+        # Little whitespace: a model unsure of the next value must not spend its budget on indentation.
+        config = CharacterLevelParserConfig(max_consecutive_whitespaces=2)
+        enforcer = TokenEnforcer(self._enforcer_data, JsonSchemaParser(schema, config=config))
         return lambda batch_id, ids: enforcer.get_allowed_tokens(ids.tolist()).allowed_tokens
 
     async def aclose(self) -> None:

@@ -502,9 +502,16 @@ def create_app(llm: LLM, *, model_name: str, api_key: str | None = None, limits:
 
             return StreamingResponse(live_events(), media_type="text/event-stream")
 
-        # Constrained decoding where the engine has it (the answer is still checked, and retried once, below).
-        constrain = rules.json_mode and not prefill and local is not None and local.supports_json_schema
-        opts = options(body, prefill=prefill, json_schema=(rules.schema or {"type": "object"}) if constrain else None)
+        # Constrained decoding where the engine has it (the answer is still checked, and retried once, below): a forced
+        # call is `<tool_call>` then JSON following the call's schema; json mode is JSON following the response schema.
+        constrained = local is not None and local.supports_json_schema
+        call_schema = rules.call_schema(body.tools) if constrained else None
+        if call_schema is not None:
+            opts = options(body, prefill="<tool_call>\n", json_schema=call_schema, close="\n</tool_call>")
+        elif constrained and rules.json_mode and not prefill:
+            opts = options(body, json_schema=rules.schema or {"type": "object"})
+        else:
+            opts = options(body, prefill=prefill)
         call = checked(raw, rules, sampling, thinking, opts) if rules.checked else generate(conversation, sampling, thinking, opts)
         completions = await unless_client_leaves(request, call)
         if not body.stream:
