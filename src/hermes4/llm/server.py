@@ -28,7 +28,7 @@ from hermes4.llm.answer_rules import AnswerRules, RuleError, with_system_text
 from hermes4.llm.cutoff import word_pieces
 from hermes4.llm.outputs import off_loop_if_long
 from hermes4.llm.streaming import ChoiceDeltas, fold
-from hermes4.llm.types import LLM, Completion, LLMError, Sampling
+from hermes4.llm.types import LLM, Completion, LLMError, Sampling, prompt_opens_think
 
 
 class APIError(Exception):
@@ -460,15 +460,12 @@ def create_app(llm: LLM, *, model_name: str, api_key: str | None = None, limits:
         def usage_event(completions: list[Completion]) -> str:
             return _sse({"id": request_id, "object": "chat.completion.chunk", "created": now, "model": model_name, "choices": [], "usage": _usage(completions)})
 
-        def choice_deltas(completion: Completion | None = None) -> ChoiceDeltas:
-            started = _reasoning_started(completion) if completion is not None else False
-            return ChoiceDeltas(reasoning_started=started, parse_tools=rules.parse_tools)
+        def choice_deltas(completion: Completion) -> ChoiceDeltas:
+            return ChoiceDeltas(reasoning_started=_reasoning_started(completion), parse_tools=rules.parse_tools)
 
         if body.stream and local is not None and not rules.checked:
             # Live: each choice's text goes through its own streaming parser as the model writes it.
             live = _Live()
-            from hermes4.llm.types import prompt_opens_think
-
             opens_think = prompt_opens_think(local.render(conversation, thinking=thinking or bool(conversation.thinking)))
             try:
                 await unless_client_leaves(request, live.start(generate(conversation, sampling, thinking, options(body, on_text=live.listener()))))
