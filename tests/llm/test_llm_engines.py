@@ -243,6 +243,9 @@ def test_serve_rejects_bad_arguments() -> None:
         (["serve", "--scripted", "hermes4.llm.scripts"], "expected module:function"),
         (["serve", "--model", "/nonexistent"], "not a model folder"),
         (["serve", "--scripted", "hermes4.llm.scripts:echo", "--max-batch", "0"], "--max-batch must be at least 1"),
+        (["serve", "--scripted", "hermes4.llm.scripts:echo", "--max-n", "0"], "--max-n must be at least 1"),
+        (["serve", "--scripted", "hermes4.llm.scripts:echo", "--max-tokens", "0"], "--max-tokens must be at least 1"),
+        (["serve", "--scripted", "hermes4.llm.scripts:echo", "--read-timeout", "0"], "--read-timeout must be positive"),
     ]:
         result = runner.invoke(app, args)
         assert result.exit_code == 2, (args, result.output)

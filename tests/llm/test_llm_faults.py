@@ -137,3 +137,62 @@ async def test_non_retryable_error_is_raised_at_once(fault_server) -> None:
             await client.chat(_conversation("x"), sampling=Sampling())
     finally:
         await client.aclose()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_one_stalled_and_one_healthy_endpoint_finish_every_call(fault_server, stream: bool) -> None:
+    stalled = fault_server(stall=True)
+    healthy = fault_server()
+    client = OpenAIClient([stalled.url, healthy.url], model="m", stall_timeout=0.3, backoff_base=0.01, stream=stream)
+    try:
+        for i in range(6):  # sequential: each one may meet the stalled endpoint first
+            [completion] = await client.chat(_conversation(f"seq-{i}"), sampling=Sampling())
+            assert completion.parsed.content == f"answer to seq-{i}"
+        await _run_all(client, 20)  # and concurrent
+        stats = client.stats()
+    finally:
+        await client.aclose()
+    assert stats.failures == 0 and stats.errors["stall"] >= 1
+    assert sum(healthy.delivered.values()) == 26
+    # The stalled endpoint was cooled down like a dead one: it did not get a share of the 26 calls.
+    assert stats.endpoints[stalled.url]["errors"] == stats.errors["stall"] and stats.endpoints[stalled.url]["requests"] < 13
+    assert "stalled" in stats.endpoints[stalled.url]["last_error"]
+
+
+async def test_every_endpoint_stalled_names_them(fault_server) -> None:
+    first, second = fault_server(stall=True), fault_server(stall=True)
+    client = OpenAIClient([first.url, second.url], model="m", stall_timeout=0.3, backoff_base=0.01)
+    try:
+        with pytest.raises(LLMStallError) as info:
+            await client.chat(_conversation("x"), sampling=Sampling())
+    finally:
+        await client.aclose()
+    assert first.url in str(info.value) and second.url in str(info.value)
+
+
+async def test_model_discovery_runs_under_the_stall_limit(fault_server, scripted_server) -> None:
+    stalled = fault_server(stall=True)
+    client = OpenAIClient(stalled.url, stall_timeout=0.3)  # no model=: read from /v1/models
+    try:
+        with pytest.raises(LLMError, match=rf"cannot list models: {stalled.url}: stalled"):
+            await client.chat(_conversation("x"), sampling=Sampling())
+    finally:
+        await client.aclose()
+    client = OpenAIClient([stalled.url, scripted_server.base_url], stall_timeout=0.3)
+    try:
+        [completion] = await client.chat(_conversation("found"), sampling=Sampling())
+        assert completion.parsed.content == "echo 0: found" and client.model == "scripted-test"
+    finally:
+        await client.aclose()
+
+
+async def test_waiting_out_retry_after_is_not_a_stall(fault_server) -> None:
+    # The first answer is a 429 asking for 0.8 s, longer than the 0.3 s stall limit; the second attempt succeeds.
+    server = fault_server(p429=0.5, retry_after="0.8", seed=1)
+    client = OpenAIClient(server.url, model="m", stall_timeout=0.3, backoff_base=0.001)
+    try:
+        [completion] = await client.chat(_conversation("patient"), sampling=Sampling())
+    finally:
+        await client.aclose()
+    assert completion.parsed.content == "answer to patient"
+    assert server.outcomes["429"] == 1 and client.stats().errors == {"429": 1}

@@ -45,3 +45,7 @@ def stderr_console() -> Any:
 
     console = Console(stderr=True)
     return console if console.is_terminal else Console(stderr=True, width=160)
+def not_utf8(name: str, exc: UnicodeDecodeError) -> typer.Exit:
+    """The one-line error for a file that is not UTF-8, naming the first bad byte's offset."""
+    bad = exc.object[exc.start : exc.start + 1]
+    return fail(f"{name}: not UTF-8: byte {exc.start} is 0x{bad.hex()} ({exc.reason})")

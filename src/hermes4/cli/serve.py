@@ -24,6 +24,13 @@ def register(app: typer.Typer) -> None:
         data_parallel: int = typer.Option(1, "--data-parallel-size", help="vllm: model replicas."),
         max_model_len: int | None = typer.Option(None, "--max-model-len", help="vllm: context length (default: the model's)."),
         log: str | None = typer.Option(None, "--log", help="vllm: file for the engine's output (default: a temp file)."),
+        max_tokens: int | None = typer.Option(
+            None, "--max-tokens", help="Most tokens per answer; without it a request's default budget is the model's remaining context."
+        ),
+        max_n: int = typer.Option(128, "--max-n", help="Most choices (n) per request."),
+        max_body_mb: float = typer.Option(32.0, "--max-body-mb", help="Largest request body, in MiB (larger: 413)."),
+        read_timeout: float = typer.Option(30.0, "--read-timeout", help="Seconds a client has to send a request body (else 408)."),
+        header_timeout: float = typer.Option(10.0, "--header-timeout", help="Seconds a connection has to send its request headers."),
     ) -> None:
         """Serve a model over the OpenAI API (chat completions, completions, models, health)."""
         import asyncio
@@ -42,6 +49,21 @@ def register(app: typer.Typer) -> None:
             _serve_vllm(model, scripted, host=host, port=port, name=name, api_key=api_key,
                         tensor_parallel=tensor_parallel, data_parallel=data_parallel, max_model_len=max_model_len, log=log)
             return
+        for flag, value in (("--max-tokens", max_tokens if max_tokens is not None else 1), ("--max-n", max_n)):
+            if value < 1:
+                raise fail(f"serve: {flag} must be at least 1, got {value}")
+        for flag, seconds in (("--max-body-mb", max_body_mb), ("--read-timeout", read_timeout), ("--header-timeout", header_timeout)):
+            if not seconds > 0:
+                raise fail(f"serve: {flag} must be positive, got {seconds:g}")
+        from hermes4.llm.server import ServerLimits
+
+        limits = ServerLimits(
+            max_n=max_n,
+            max_body_bytes=int(max_body_mb * 2**20),
+            body_timeout_s=read_timeout,
+            header_timeout_s=header_timeout,
+            max_tokens=max_tokens,
+        )
 
         from hermes4.llm.scripted import ScriptedEngine, load_script
 
@@ -59,7 +81,7 @@ def register(app: typer.Typer) -> None:
             from hermes4.llm.hf import TransformersEngine
 
             engine = TransformersEngine(model, name=name, format=format, max_batch=max_batch)
-        asyncio.run(_serve(engine, host=host, port=port, api_key=api_key, log_level=log_level))
+        asyncio.run(_serve(engine, host=host, port=port, api_key=api_key, log_level=log_level, limits=limits))
 
 
 def _serve_vllm(model: str | None, scripted: str | None, *, host: str, port: int, name: str | None, api_key: str | None,
@@ -82,7 +104,7 @@ def _serve_vllm(model: str | None, scripted: str | None, *, host: str, port: int
         raise fail(f"serve: {exc}") from None
 
 
-async def _serve(engine, *, host: str, port: int, api_key: str | None, log_level: str) -> None:
+async def _serve(engine, *, host: str, port: int, api_key: str | None, log_level: str, limits) -> None:
     import asyncio
 
     import uvicorn
@@ -93,8 +115,8 @@ async def _serve(engine, *, host: str, port: int, api_key: str | None, log_level
         sock = bind_socket(host, port)
     except OSError as exc:
         raise fail(f"serve: {exc}") from None
-    app = create_app(engine, model_name=engine.name, api_key=api_key)
-    server = uvicorn.Server(server_config(app, log_level=log_level))
+    app = create_app(engine, model_name=engine.name, api_key=api_key, limits=limits)
+    server = uvicorn.Server(server_config(app, log_level=log_level, header_timeout_s=limits.header_timeout_s))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started and not task.done():
         await asyncio.sleep(0.02)

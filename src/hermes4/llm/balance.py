@@ -28,6 +28,7 @@ class Endpoint:
     consecutive_failures: int = 0
     down_until: float = 0.0
     last_error: str = ""
+    last_progress: float = 0.0  # when this endpoint last sent anything (a response, a stream event)
 
     def as_dict(self) -> dict[str, object]:
         return {

@@ -7,6 +7,7 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ from hermes4.llm.limits import AdaptiveLimiter, Backoff, parse_retry_after
 from hermes4.llm.outputs import (
     completion_from_chat_choice,
     completion_from_text_choice,
+    off_loop_if_long,
     split_tokens,
 )
 from hermes4.llm.types import Completion, LLMError, LLMStallError, LLMStats, Sampling
@@ -77,11 +79,31 @@ class ShardedHTTP:
             await shard.aclose()
 
 
+@dataclass(eq=False)
+class _Watched:
+    """An attempt in flight, as the stall watchdog sees it."""
+
+    endpoint: Endpoint
+    started: float
+    task: asyncio.Task[Any]
+    stalled_for: float | None = None  # set by the watchdog when it gives the attempt up
+
+
 class _Retryable(Exception):
     """One attempt failed in a way worth retrying (possibly elsewhere)."""
 
-    def __init__(self, kind: str, message: str, *, retry_after: float | None = None, overload: bool = False, endpoint_fault: bool = False) -> None:
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        overload: bool = False,
+        endpoint_fault: bool = False,
+        stalled: float | None = None,
+    ) -> None:
         super().__init__(message)
+        self.stalled = stalled  # seconds without progress, when the attempt was given up as a stall
         self.kind = kind
         self.retry_after = retry_after
         self.overload = overload  # shrink the concurrency limit
@@ -94,8 +116,11 @@ class OpenAIClient:
     Each call takes a slot from an adaptive concurrency limiter (hard cap `max_concurrency`), goes
     to the endpoint with the fewest requests in flight, and is retried with exponential backoff and
     jitter on 429 / 5xx / connection errors / timeouts (honouring `Retry-After`), on another
-    endpoint when there is one. A watchdog fails every waiting call with `LLMStallError` when no
-    endpoint has answered anything for `stall_timeout` seconds while calls are in flight.
+    endpoint when there is one. A watchdog per attempt gives up on an endpoint that has answered
+    nothing (no response, no stream event, to any call) for `stall_timeout` seconds while the attempt
+    waited: the attempt is retried on another endpoint and the stalled one cools down like a dead one;
+    a call every endpoint stalled on fails with `LLMStallError`. Waiting out a `Retry-After` between
+    attempts is not a stall. Model discovery (`model=None`) runs under the same time limit.
 
     `extensions` sends the parameters vLLM and SGLang understand beyond the OpenAI API (`top_k`,
     `chat_template_kwargs`, `skip_special_tokens`); turn it off for hosted APIs that reject them.
@@ -145,9 +170,7 @@ class OpenAIClient:
             trust_env=trust_env,
         )
         self._in_flight = 0
-        self._last_progress = time.monotonic()
-        self._last_error = ""
-        self._stall: asyncio.Future[str] | None = None
+        self._attempts: set[_Watched] = set()
         self._watchdog: asyncio.Task[None] | None = None
         self._model_lock: asyncio.Lock | None = None
 
@@ -172,12 +195,16 @@ class OpenAIClient:
         data, latency = await self._call("/chat/completions", body)
         choices = _choices(data, sampling.n)
         usage = data.get("usage") or {}
-        tokens = split_tokens(usage.get("completion_tokens"), [_chat_text_length(c) for c in choices])
+        lengths = [_chat_text_length(c) for c in choices]
+        tokens = split_tokens(usage.get("completion_tokens"), lengths)
         prompt_tokens = int(usage.get("prompt_tokens") or 0)
-        return [
-            completion_from_chat_choice(c, prompt_tokens=prompt_tokens, completion_tokens=t, latency_s=latency)
-            for c, t in zip(choices, tokens)
-        ]
+        return await off_loop_if_long(
+            sum(lengths),
+            lambda: [
+                completion_from_chat_choice(c, prompt_tokens=prompt_tokens, completion_tokens=t, latency_s=latency)
+                for c, t in zip(choices, tokens)
+            ],
+        )
 
     async def complete(self, prompt: str, *, sampling: Sampling) -> list[Completion]:
         body: dict[str, Any] = {"model": await self._model_name(), "prompt": prompt, **self._sampling_body(sampling)}
@@ -192,10 +219,13 @@ class OpenAIClient:
         usage = data.get("usage") or {}
         tokens = split_tokens(usage.get("completion_tokens"), [len(c.get("text") or "") for c in choices])
         prompt_tokens = int(usage.get("prompt_tokens") or 0)
-        return [
-            completion_from_text_choice(c, prompt=prompt, prompt_tokens=prompt_tokens, completion_tokens=t, latency_s=latency)
-            for c, t in zip(choices, tokens)
-        ]
+        return await off_loop_if_long(
+            sum(len(c.get("text") or "") for c in choices),
+            lambda: [
+                completion_from_text_choice(c, prompt=prompt, prompt_tokens=prompt_tokens, completion_tokens=t, latency_s=latency)
+                for c, t in zip(choices, tokens)
+            ],
+        )
 
     def stats(self) -> LLMStats:
         return self._accounting.snapshot(
@@ -219,11 +249,16 @@ class OpenAIClient:
     async def models(self) -> list[str]:
         """Model ids served by the first endpoint that answers."""
         errors = []
+        limit = min(self.stall_timeout, self.request_timeout)
         for endpoint in self.balancer.endpoints:
             try:
-                response = await self._http.get(f"{endpoint.url}/models")
+                async with asyncio.timeout(limit):  # a hung endpoint must not hang discovery
+                    response = await self._http.get(f"{endpoint.url}/models")
                 response.raise_for_status()
                 return [m["id"] for m in response.json().get("data", [])]
+            except TimeoutError:
+                self.balancer.mark_failure(endpoint, f"no answer to /models within {limit:g}s")
+                errors.append(f"{endpoint.url}: stalled: no answer to /models within {limit:g}s")
             except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
                 errors.append(f"{endpoint.url}: {type(exc).__name__}: {exc}")
         raise LLMError("cannot list models: " + "; ".join(errors))
@@ -260,40 +295,22 @@ class OpenAIClient:
         return self.model
 
     async def _call(self, path: str, body: dict[str, Any]) -> tuple[dict[str, Any], float]:
-        """POST with retries, under the limiter and the stall watchdog; returns (json, latency).
+        """POST with retries, under the limiter and the per-attempt stall watchdog; returns (json, latency).
 
         Latency runs from the first attempt's send (after waiting for a concurrency slot) to the
         answer, retries included: the service time, not the time spent queued behind the cap.
         """
-        loop = asyncio.get_running_loop()
         queued = time.perf_counter()
-        if self._stall is None or self._stall.done() or self._stall.get_loop() is not loop:
-            self._stall = loop.create_future()
-        stall = self._stall
-        if self._in_flight == 0:
-            self._last_progress = time.monotonic()
         self._in_flight += 1
-        self._ensure_watchdog(loop)
         sent: list[float] = []
-        task = loop.create_task(self._call_with_retries(path, body, sent))
         try:
-            await asyncio.wait((task, stall), return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            task.cancel()
+            data = await self._call_with_retries(path, body, sent)
+        except BaseException:
+            self._accounting.record_failure(time.perf_counter() - (sent[0] if sent else queued))
             raise
         finally:
             self._in_flight -= 1
-        finished = time.perf_counter()
-        latency = finished - (sent[0] if sent else queued)
-        if not task.done():
-            task.cancel()
-            self._accounting.record_failure(latency)
-            raise LLMStallError(stall.result())
-        try:
-            data = task.result()
-        except BaseException:
-            self._accounting.record_failure(latency)
-            raise
+        latency = time.perf_counter() - (sent[0] if sent else queued)
         usage = data.get("usage") or {}
         self._accounting.record_success(
             completions=len(data.get("choices") or []),
@@ -306,6 +323,7 @@ class OpenAIClient:
     async def _call_with_retries(self, path: str, body: dict[str, Any], sent: list[float]) -> dict[str, Any]:
         attempt = 0
         previous: Endpoint | None = None
+        stalled: dict[str, float] = {}  # endpoints this call stalled on, and for how long
         while True:
             await self.limiter.acquire()
             if not sent:
@@ -320,13 +338,21 @@ class OpenAIClient:
                 self.limiter.release()
             attempt += 1
             self._accounting.errors[failure.kind] += 1
-            self._last_error = f"{endpoint.url}{path}: {failure}"
+            if failure.stalled is not None:
+                stalled[endpoint.url] = failure.stalled
             if failure.overload:
                 self.limiter.on_overload()
             if failure.endpoint_fault:
                 self.balancer.mark_failure(endpoint, str(failure))
             else:
                 self.balancer.mark_busy(endpoint, failure.retry_after, str(failure))
+            if len(stalled) == len(self.balancer.endpoints):
+                # Every endpoint stalled on this call: nowhere left to go. Name those that stalled.
+                urls = ", ".join(stalled)
+                raise LLMStallError(
+                    f"stalled: no response from {urls} for {max(stalled.values()):.1f}s with {self._in_flight} requests in flight "
+                    f"(stall_timeout={self.stall_timeout:g}s)"
+                )
             if attempt > self.max_retries:
                 raise LLMError(f"{endpoint.url}{path}: gave up after {attempt} attempts; last error: {failure}")
             self._accounting.retries += 1
@@ -334,6 +360,43 @@ class OpenAIClient:
             await asyncio.sleep(self.backoff.delay(attempt, failure.retry_after))
 
     async def _attempt(self, endpoint: Endpoint, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One attempt, given up as a stall when its endpoint shows no progress for `stall_timeout` (see `_watch`)."""
+        task = asyncio.current_task()
+        assert task is not None
+        watched = _Watched(endpoint, time.monotonic(), task)
+        self._attempts.add(watched)
+        self._ensure_watchdog()
+        try:
+            return await self._attempt_once(endpoint, path, body)
+        except asyncio.CancelledError:
+            if watched.stalled_for is None or task.cancelling() > 1:
+                raise  # cancelled from outside: the caller gave up
+            task.uncancel()
+            raise _Retryable(
+                "stall", f"stalled: no response for {watched.stalled_for:.1f}s (stall_timeout={self.stall_timeout:g}s)",
+                endpoint_fault=True, stalled=watched.stalled_for,
+            ) from None
+        finally:
+            self._attempts.discard(watched)
+
+    def _ensure_watchdog(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._watchdog is None or self._watchdog.done() or self._watchdog.get_loop() is not loop:
+            self._watchdog = loop.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        """One task for all attempts: cancels each attempt whose endpoint has sent nothing for `stall_timeout`."""
+        period = max(0.02, min(1.0, self.stall_timeout / 8))
+        while self._attempts:
+            await asyncio.sleep(period)
+            now = time.monotonic()
+            for watched in list(self._attempts):
+                idle = now - max(watched.started, watched.endpoint.last_progress)
+                if watched.stalled_for is None and idle >= self.stall_timeout:
+                    watched.stalled_for = idle
+                    watched.task.cancel()
+
+    async def _attempt_once(self, endpoint: Endpoint, path: str, body: dict[str, Any]) -> dict[str, Any]:
         endpoint.outstanding += 1
         endpoint.requests += 1
         self._accounting.attempts += 1
@@ -342,7 +405,7 @@ class OpenAIClient:
                 if body.get("stream"):
                     async with self._http.stream(endpoint.url + path, json=body) as streamed:
                         if streamed.status_code == 200:
-                            data = await self._read_stream(streamed)
+                            data = await self._read_stream(streamed, endpoint)
                             self.limiter.on_success()
                             self.balancer.mark_success(endpoint)
                             return data
@@ -359,7 +422,7 @@ class OpenAIClient:
             raise _Retryable("connection", f"{type(exc).__name__}: {exc or 'connection failed'}", endpoint_fault=True) from None
         finally:
             endpoint.outstanding -= 1
-        self._last_progress = time.monotonic()
+        endpoint.last_progress = time.monotonic()
         status = response.status_code
         if status == 200:
             try:
@@ -384,12 +447,12 @@ class OpenAIClient:
             )
         raise LLMError(f"{endpoint.url}{path}: HTTP {status}: {message}")
 
-    async def _read_stream(self, response: httpx.Response) -> dict[str, Any]:
+    async def _read_stream(self, response: httpx.Response, endpoint: Endpoint) -> dict[str, Any]:
         """Assemble an SSE answer into the non-streaming shape; every event counts as progress."""
         choices: dict[int, dict[str, Any]] = {}
         usage: dict[str, Any] | None = None
         async for line in response.aiter_lines():
-            self._last_progress = time.monotonic()
+            endpoint.last_progress = time.monotonic()
             if not line.startswith("data:"):
                 continue
             payload = line[5:].strip()
@@ -408,26 +471,6 @@ class OpenAIClient:
             for part in chunk.get("choices") or []:
                 _merge_chunk(choices, part)
         raise _Retryable("connection", "the stream ended before [DONE]", endpoint_fault=True)
-
-    # -- the stall watchdog ------------------------------------------------------------------
-    def _ensure_watchdog(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._watchdog is None or self._watchdog.done() or self._watchdog.get_loop() is not loop:
-            self._watchdog = loop.create_task(self._watch())
-
-    async def _watch(self) -> None:
-        period = max(0.05, min(1.0, self.stall_timeout / 4))
-        while self._in_flight > 0:
-            await asyncio.sleep(period)
-            idle = time.monotonic() - self._last_progress
-            if self._in_flight > 0 and idle >= self.stall_timeout and self._stall is not None and not self._stall.done():
-                urls = ", ".join(e.url for e in self.balancer.endpoints)
-                last = f"; last error: {self._last_error}" if self._last_error else ""
-                self._stall.set_result(
-                    f"stalled: no response from {urls} for {idle:.1f}s with {self._in_flight} requests in flight "
-                    f"(stall_timeout={self.stall_timeout:g}s){last}"
-                )
-                self._stall = None
-                self._last_progress = time.monotonic()
 
 
 def _merge_chunk(choices: dict[int, dict[str, Any]], part: dict[str, Any]) -> None:

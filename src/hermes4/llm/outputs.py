@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from hermes4.llm.types import Completion, FinishReason, prompt_opens_think
+
+
+_T = TypeVar("_T")
+LONG_OUTPUT = 20_000  # characters; reading a longer output runs in a worker thread
+
+
+async def off_loop_if_long(size: int, work: Callable[[], _T]) -> _T:
+    """`work()` here for a short output, in a worker thread for a long one: parsing a huge answer stalls no other request."""
+    return await asyncio.to_thread(work) if size > LONG_OUTPUT else work()
 
 
 def split_tokens(total: Any, weights: list[int]) -> list[int]:

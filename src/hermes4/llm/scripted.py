@@ -32,11 +32,13 @@ class ScriptedEngine(LocalEngine):
         format: str = "chatml",
         tokenizer: Any | None = None,
         max_batch: int = 64,
+        context_window: int | None = 40960,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"ScriptedEngine needs a callable, got {type(fn).__name__}")
         super().__init__(name=name or getattr(fn, "__name__", "scripted"), format=format, max_batch=max_batch)
         self.fn = fn
+        self.context_window = context_window  # a script has no real limit; the default is Hermes 4's budget
         self.counter = TokenCounter(tokenizer)
         self._is_async = inspect.iscoroutinefunction(fn)
 
@@ -66,13 +68,28 @@ class ScriptedEngine(LocalEngine):
             completion_tokens=cut.completion_tokens,
         )
 
-    def generate_batch(self, jobs: list[GenerationJob]) -> list[Generation]:
-        return [self._finish(job, self.fn(self._request(job))) for job in jobs]
+    def _finish_or_error(self, job: GenerationJob, text: Any) -> Generation | Exception:
+        if isinstance(text, Exception):
+            return text
+        try:
+            return self._finish(job, text)
+        except Exception as exc:  # noqa: BLE001  (this job's failure is its own)
+            return exc
 
-    async def _generate_async(self, jobs: list[GenerationJob]) -> list[Generation]:
+    def generate_batch(self, jobs: list[GenerationJob]) -> list[Generation | Exception]:
+        outcomes: list[Generation | Exception] = []
+        for job in jobs:
+            try:
+                text = self.fn(self._request(job))
+            except Exception as exc:  # noqa: BLE001  (one failing call fails alone; the batch goes on)
+                text = exc
+            outcomes.append(self._finish_or_error(job, text))
+        return outcomes
+
+    async def _generate_async(self, jobs: list[GenerationJob]) -> list[Generation | Exception]:
         if self._is_async:
-            texts = await asyncio.gather(*(self.fn(self._request(job)) for job in jobs))  # type: ignore[misc]
-            return [self._finish(job, text) for job, text in zip(jobs, texts)]
+            texts = await asyncio.gather(*(self.fn(self._request(job)) for job in jobs), return_exceptions=True)  # type: ignore[misc]
+            return [self._finish_or_error(job, text) for job, text in zip(jobs, texts)]
         return await super()._generate_async(jobs)
 
 

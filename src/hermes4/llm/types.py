@@ -26,7 +26,7 @@ class Sampling(BaseModel):
     max_tokens: int = Field(default=1024, ge=1)
     n: int = Field(default=1, ge=1)
     stop: list[str] = Field(default_factory=list)
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=-(2**63), le=2**64 - 1)  # what torch.manual_seed (and vLLM) accept
     logprobs: bool = False
 
     @field_validator("stop", mode="before")
@@ -134,6 +134,10 @@ class ScriptRequest:
 
 class LLMError(RuntimeError):
     """A model call that failed for good; the message says which endpoint and why."""
+
+
+class LLMInputError(LLMError, ValueError):
+    """The request itself cannot run (prompt longer than the context, text that cannot be encoded): a client error."""
 
 
 class LLMStallError(LLMError):
