@@ -458,7 +458,7 @@ async def _eval_session(runner, url: str, judge_url: str | None) -> dict[str, An
 def run_length_control_stage(run: ResolvedRecipe, display: RunDisplay) -> dict[str, Any]:
     """Serve the SFT checkpoint, generate traces over HTTP, cut those over the budget, train on `</think>` + end of
     turn only (`hermes4.train.length_control`), from the SFT checkpoint."""
-    from hermes4.train.length_control import run_length_control
+    from hermes4.length_control import run_length_control
 
     lc = run.length_control
     assert lc is not None

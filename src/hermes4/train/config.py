@@ -193,21 +193,24 @@ class LengthControlConfig(_Strict):
     prompts: str = Field(description="JSONL of conversations (the user turns) to generate reasoning traces for")
     llm: str | None = Field(default=None, description="hermes4.llm.connect spec; defaults to the checkpoint folder")
     control_budget: int = Field(default=30000, gt=0, description="tokens of reasoning before </think> is forced")
-    generation_budget: int = Field(default=40960, gt=0, description="max tokens generated per trace")
+    generation_budget: int = Field(default=40960, gt=0, description="max tokens generated per trace: the "
+                                   "reasoning, then the answer after a forced </think> in what is left")
     temperature: float = Field(default=0.6, ge=0)
     top_p: float = Field(default=0.95, gt=0, le=1)
     samples_per_prompt: int = Field(default=1, gt=0)
     concurrency: int = Field(default=16, gt=0)
-    keep_natural: bool = Field(default=False, description="also train on traces that closed </think> by themselves")
+    keep_natural: bool = Field(default=False, description="also train (on the same two tokens) the traces that "
+                               "closed </think> by themselves within the budget, at their own position")
     traces_out: str | None = Field(default=None, description="JSONL of generated traces; defaults under output_dir")
     train: TrainConfig = Field(description="the SFT run over the cut traces (model = the previous checkpoint)")
     seed: int = 0
 
     @model_validator(mode="after")
     def _budgets(self) -> LengthControlConfig:
-        if self.control_budget > self.generation_budget:
-            raise ValueError(f"control_budget ({self.control_budget}) exceeds generation_budget "
-                             f"({self.generation_budget})")
+        if self.control_budget >= self.generation_budget:
+            relation = "exceeds" if self.control_budget > self.generation_budget else "equals"
+            raise ValueError(f"control_budget ({self.control_budget}) {relation} generation_budget "
+                             f"({self.generation_budget}); the rest is the answer's budget after the forced </think>")
         return self
 
 
