@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean venv
+.PHONY: demo test bench lint clean venv .venv-tf4
 
 venv: $(STAMP)
 
@@ -26,7 +26,16 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/hermes4 run recipes/tiny.yaml
 
-test: $(STAMP)
+# transformers 4.x beside the project's 5.x: the export must load in both (tests/train/test_train_vocab_export.py).
+TF4 := .venv-tf4
+$(TF4)/.installed:
+	$(PY) -m venv $(TF4)
+	$(TF4)/bin/pip install -q "$(TORCH_SPEC)" 'transformers==4.57.*'
+	@touch $@
+
+.venv-tf4: $(TF4)/.installed
+
+test: $(STAMP) $(TF4)/.installed
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)
@@ -37,4 +46,4 @@ lint: $(STAMP)
 	$(BIN)/python -m ruff check src tests benchmarks
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(TF4) build dist src/*.egg-info .pytest_cache

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from hermes4.train.checkpoint import latest_checkpoint, load_checkpoint, save_ch
 from hermes4.train.config import ARCHITECTURES, ConfigError, TrainConfig
 from hermes4.train.loss import CausalLMLoss
 from hermes4.train.metrics import MetricsSink, ModelShape, Throughput, peak_flops_for
+from hermes4.train.vocab import add_hermes_tokens, grow_embeddings, grow_state_dict
 from hermes4.train.parallel import (
     Distributed,
     apply_parallelism,
@@ -124,6 +126,11 @@ def load_pretrained_shards(model: torch.nn.Module, cfg: TrainConfig, env: Distri
             full.update({f"lm.{k}": v.float() for k, v in load_file(folder / name).items()})
         if model.lm.config.tie_word_embeddings and "lm.lm_head.weight" not in full:
             full["lm.lm_head.weight"] = full["lm.model.embed_tokens.weight"]
+        # Tokens added to a base tokenizer (hermes4.train.vocab): the saved matrices are shorter than the model's.
+        vocab = {module: name for name, module in model.named_modules()}
+        embeddings = [model.lm.get_input_embeddings(), model.lm.get_output_embeddings()]
+        grow_state_dict(full, model.lm.get_input_embeddings().num_embeddings,
+                        tuple(f"{vocab[m]}.weight" for m in embeddings if m in vocab))
     set_model_state_dict(model, full, options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=True))
 
 
@@ -240,7 +247,11 @@ def train(cfg: TrainConfig, *, env: Distributed | None = None) -> TrainResult:
 
     # Model, then parallelism in one place (TP -> activation checkpointing -> compile -> FSDP2).
     tokenizer = AutoTokenizer.from_pretrained(cfg.model.tokenizer or cfg.model.path)
+    added = add_hermes_tokens(tokenizer, cfg.model.format)
     lm, weights_pending = build_model(cfg, env)
+    if (grow_embeddings(lm, len(tokenizer)) or added) and env.is_main:
+        print(f"train: added {len(added)} tokens the tokenizer lacked ({' '.join(added)}); "
+                  f"embeddings now {lm.get_input_embeddings().num_embeddings} rows, new rows at the mean", file=sys.stderr)
     chunked = cfg.loss.chunked == "on" or (cfg.loss.chunked == "auto" and env.device.type == "cuda")
     model = CausalLMLoss(lm, chunk_tokens=cfg.loss.chunk_tokens if chunked else None)
     model = apply_parallelism(model, env, cfg.parallel)
