@@ -22,7 +22,7 @@ from hermes4.train.checkpoint import latest_checkpoint, load_checkpoint, save_ch
 from hermes4.train.config import ARCHITECTURES, ConfigError, TrainConfig
 from hermes4.train.loss import CausalLMLoss
 from hermes4.train.metrics import MetricsSink, ModelShape, Throughput, peak_flops_for
-from hermes4.train.vocab import add_hermes_tokens, grow_embeddings, grow_state_dict
+from hermes4.train.vocab import grow_embeddings, grow_state_dict, training_tokenizer
 from hermes4.train.parallel import (
     Distributed,
     apply_parallelism,
@@ -135,20 +135,21 @@ def load_pretrained_shards(model: torch.nn.Module, cfg: TrainConfig, env: Distri
 
 
 def build_samples(cfg: TrainConfig, env: Distributed, tokenizer: Any) -> Any:
-    """Conversations (a mix, through the chat layer, cached) or a saved tokenized folder -> TokenizedSamples.
+    """Conversations (a mix, through the chat layer) or a tokenized folder -> memory-mapped samples.
 
-    Rank 0 tokenizes first and fills the cache; the other ranks then read the same cache entries."""
+    A mix is tokenized into shard stores under the cache folder by every rank together (or beforehand by
+    `hermes4 tokenize`, then every rank only maps them); no rank holds the tokens in memory."""
     import json
 
-    from hermes4.train.data import TokenizedSamples, TokenizeOptions
-    from hermes4.train.mix import build_mix
+    from hermes4.train.mix import SharedTokenization, build_mix
+    from hermes4.train.shards import SampleView, open_samples
 
     d = cfg.data
     if d.tokenized:
-        samples = TokenizedSamples.load(d.tokenized)
+        samples = open_samples(d.tokenized)
         fits = np.asarray(samples.lengths) <= d.seq_len
         if not fits.all():  # a pre-tokenized folder made for a longer context: drop, count, report
-            samples = samples.select(np.flatnonzero(fits))
+            samples = SampleView(samples, np.flatnonzero(fits))
         if env.is_main:
             report = {"tokenized": d.tokenized, "samples": len(samples), "dropped_overlong": int((~fits).sum()),
                       "tokens": int(samples.num_tokens)}
@@ -156,23 +157,30 @@ def build_samples(cfg: TrainConfig, env: Distributed, tokenizer: Any) -> Any:
         return samples
     if d.mix is None:
         raise ConfigError("train.data: no data; set train.data.mix (conversation sources) or train.data.tokenized")
-    options = TokenizeOptions(format=cfg.model.format, thinking=d.thinking, keep_cots=d.keep_cots,
-                              train_last_turn_only=d.train_last_turn_only, max_length=d.seq_len,
-                              overlong=d.overlong)
-    cache = d.cache_dir or str(Path(cfg.output_dir) / "cache")
     from hermes4.chat import ConversationError
     from hermes4.train.mix import MixError
 
-    for turn in (0, 1):  # rank 0 first, everyone else after it (cache hits)
-        if (env.rank == 0) == (turn == 0):
-            try:
-                samples, report = build_mix(d.mix, tokenizer, options, cache_dir=cache, workers=d.workers)
-            except (MixError, ConversationError) as exc:  # bad data is the user's input: name it, no traceback
-                raise ConfigError(f"train.data: {exc}") from None
-        env.barrier()
+    shared = SharedTokenization(writer=env.rank, writers=env.world_size, barrier=env.barrier)
+    try:
+        samples, report = build_mix(d.mix, tokenizer, tokenize_options(cfg), cache_dir=data_cache_dir(cfg),
+                                    workers=d.workers, shared=shared)
+    except (MixError, ConversationError) as exc:  # bad data is the user's input: name it, no traceback
+        raise ConfigError(f"train.data: {exc}") from None
     if env.is_main:
         (Path(cfg.output_dir) / "data_report.json").write_text(json.dumps(report.to_json(), indent=2))
     return samples
+
+
+def tokenize_options(cfg: TrainConfig) -> Any:
+    from hermes4.train.data import TokenizeOptions
+
+    d = cfg.data
+    return TokenizeOptions(format=cfg.model.format, thinking=d.thinking, keep_cots=d.keep_cots,
+                           train_last_turn_only=d.train_last_turn_only, max_length=d.seq_len, overlong=d.overlong)
+
+
+def data_cache_dir(cfg: TrainConfig) -> str:
+    return cfg.data.cache_dir or str(Path(cfg.output_dir) / "cache")
 
 
 def build_loader(cfg: TrainConfig, env: Distributed, samples: Any, pad_token_id: int) -> PackedLoader:
@@ -236,8 +244,6 @@ def forward_backward(model: torch.nn.Module, micro_batches: list[PackedBatch], e
 # ---------------------------------------------------------------------------------------------- train
 
 def train(cfg: TrainConfig, *, env: Distributed | None = None) -> TrainResult:
-    from transformers import AutoTokenizer
-
     env = env or init_distributed(cfg.parallel)
     seed_everything(cfg.seed)
     out = Path(cfg.output_dir)
@@ -246,8 +252,7 @@ def train(cfg: TrainConfig, *, env: Distributed | None = None) -> TrainResult:
         (out / "config.json").write_text(cfg.model_dump_json(indent=2))
 
     # Model, then parallelism in one place (TP -> activation checkpointing -> compile -> FSDP2).
-    tokenizer = AutoTokenizer.from_pretrained(cfg.model.tokenizer or cfg.model.path)
-    added = add_hermes_tokens(tokenizer, cfg.model.format)
+    tokenizer, added = training_tokenizer(cfg.model.tokenizer or cfg.model.path, cfg.model.format)
     lm, weights_pending = build_model(cfg, env)
     if (grow_embeddings(lm, len(tokenizer)) or added) and env.is_main:
         print(f"train: added {len(added)} tokens the tokenizer lacked ({' '.join(added)}); "

@@ -84,3 +84,11 @@ def grow_state_dict(state: dict[str, torch.Tensor], rows: int, names: tuple[str,
     for name in names:
         if name in state:
             state[name] = mean_rows(state[name], rows)
+
+
+def training_tokenizer(path: str, format: str) -> tuple[Any, list[str]]:
+    """The tokenizer a run trains with: the folder's, plus the Hermes tokens it lacks (and the list of those)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    return tokenizer, add_hermes_tokens(tokenizer, format)
