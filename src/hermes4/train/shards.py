@@ -29,7 +29,9 @@ from hermes4.train.data import TokenizedSamples, TokenizeOptions, TokenizeReport
 
 STORE_VERSION = 1
 INDEX = "index.json"
-DEFAULT_SHARD_SIZE = 2048
+# Conversations per shard: what a tokenizing process holds at once (~160 bytes per token while it renders), so
+# 256 reasoning samples of ~5k tokens are ~200 MB in flight per worker.
+DEFAULT_SHARD_SIZE = 256
 
 
 class ConcatSamples:
