@@ -145,6 +145,15 @@ def _count(n: int | None) -> str:
     return f"{n:,}" if n is not None else "?"
 
 
+def launch_line(launch, planned: int | None) -> str:
+    """What the stage launches, and whether the memory plan (sized for `planned` GPUs) is for the same world."""
+    line = f"launch: {launch.describe()}"
+    if planned and planned != launch.world_size:
+        line += (f"; NOTE the plan is sized for {planned} GPUs (parallel.planned_world_size) but this launches "
+                 f"{launch.world_size}: set launch.nnodes / nproc_per_node to match, or the per-GPU memory differs")
+    return line
+
+
 def plan_recipe(run: ResolvedRecipe) -> Plan:
     recipe = run.recipe
     shape = _shape(run)
@@ -160,8 +169,7 @@ def plan_recipe(run: ResolvedRecipe) -> Plan:
             f"{cfg.schedule.steps:,} steps x {rows} rows x {cfg.data.seq_len:,} tokens = {tokens / 1e9:,.3f}B tokens processed"
             if tokens >= 1e8 else f"{cfg.schedule.steps:,} steps x {rows} rows x {cfg.data.seq_len:,} tokens = {tokens:,} tokens processed",
             f"lr {cfg.optim.lr:g}, warmup {cfg.schedule.warmup_steps}, {cfg.schedule.decay}",
-            f"launch: {recipe.launch.nproc_per_node} process(es) per node; planned world size "
-            f"{cfg.parallel.planned_world_size or recipe.launch.nproc_per_node}"])
+            launch_line(recipe.launch.torchrun(), cfg.parallel.planned_world_size)])
         plan.compute = "; ".join(_hours(tokens, t) for t in rates)
         return plan
 

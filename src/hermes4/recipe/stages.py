@@ -11,7 +11,6 @@ import io
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -246,15 +245,8 @@ def _thread_env(run: ResolvedRecipe) -> dict[str, str]:
 
 def train_command(run: ResolvedRecipe, *extra: str) -> tuple[list[str], dict[str, str]]:
     """`python -m hermes4.train RESOLVED` (one process) or `torchrun --nproc_per_node N -m hermes4.train ...`."""
-    launch = run.recipe.launch
     env = {**os.environ, **_thread_env(run)}
-    target = [str(run.resolved_file), *extra]
-    if launch.nproc_per_node > 1:
-        command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-                   f"--nproc_per_node={launch.nproc_per_node}", "-m", "hermes4.train", *target]
-    else:
-        command = [sys.executable, "-m", "hermes4.train", *target]
-    return command, env
+    return run.recipe.launch.torchrun().command(str(run.resolved_file), *extra), env
 
 
 def _metrics_activity(path: Path, total: int, started: float):
