@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class ConfigError(ValueError):
@@ -123,6 +123,12 @@ class ParallelConfig(_Strict):
 class LossConfig(_Strict):
     chunk_tokens: int = Field(default=2048, gt=0, description="rows of logits materialised at once in CE")
     chunked: Literal["auto", "on", "off"] = Field(default="auto", description="auto = on for GPU")
+
+    @field_validator("chunked", mode="before")
+    @classmethod
+    def _yaml_booleans(cls, value: Any) -> Any:
+        # YAML 1.1 reads an unquoted `on` / `off` as a boolean: take it as the word the user wrote.
+        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
 
 
 class CheckpointConfig(_Strict):

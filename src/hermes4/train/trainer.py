@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from hermes4.train.batches import PackedBatch, PackedLoader
-from hermes4.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from hermes4.train.checkpoint import latest_checkpoint, load_checkpoint, run_identity, save_checkpoint
 from hermes4.train.config import ARCHITECTURES, ConfigError, TrainConfig
 from hermes4.train.loss import CausalLMLoss
 from hermes4.train.metrics import MetricsSink, ModelShape, Throughput, peak_flops_for
@@ -215,6 +215,19 @@ def lr_multiplier(step: int, cfg: TrainConfig) -> float:
     return s.min_lr_ratio + (1 - s.min_lr_ratio) * shape
 
 
+def apply_optim_config(optimizer: torch.optim.Optimizer, scheduler: Any, cfg: TrainConfig) -> None:
+    """After a resume: the config's optimizer settings and peak learning rate, not the checkpoint's (loading
+    restores the saved ones), with the schedule of the config from the resumed step on. A resume that changes
+    `optim.lr` or `schedule.steps` then follows the new schedule instead of mixing the old peak with the new shape."""
+    o = cfg.optim
+    scheduler.base_lrs = [o.lr for _ in optimizer.param_groups]
+    scale = lr_multiplier(scheduler.last_epoch, cfg)
+    for index, group in enumerate(optimizer.param_groups):
+        group.update(lr=o.lr * scale, initial_lr=o.lr, betas=o.betas, eps=o.eps,
+                     weight_decay=o.weight_decay if index == 0 else 0.0)
+    scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -268,7 +281,9 @@ def train(cfg: TrainConfig, *, env: Distributed | None = None) -> TrainResult:
     # Data, optimizer, schedule.
     accum = cfg.grad_accum_steps(env.dp_size)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    loader = build_loader(cfg, env, build_samples(cfg, env, tokenizer), pad_id)
+    samples = build_samples(cfg, env, tokenizer)
+    identity = run_identity(cfg, samples.lengths, env.world_size)
+    loader = build_loader(cfg, env, samples, pad_id)
     optimizer = build_optimizer(model, cfg, env.device)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_multiplier(step, cfg))
 
@@ -279,8 +294,9 @@ def train(cfg: TrainConfig, *, env: Distributed | None = None) -> TrainResult:
         latest_checkpoint(ckpt_root) if cfg.checkpoint.resume == "auto" else Path(cfg.checkpoint.resume))
     if resume_from is not None:
         start_step, data_state = load_checkpoint(resume_from, model=model, optimizer=optimizer,
-                                                 scheduler=scheduler, env=env)
+                                                 scheduler=scheduler, env=env, identity=identity)
         loader.load_state_dict(data_state)
+        apply_optim_config(optimizer, scheduler, cfg)
 
     total_steps = cfg.schedule.steps
     shape = ModelShape.from_hf_config(lm.config)
@@ -321,7 +337,7 @@ def train(cfg: TrainConfig, *, env: Distributed | None = None) -> TrainResult:
                 throughput.reset()
             if (cfg.checkpoint.every and done % cfg.checkpoint.every == 0) or done == total_steps:
                 save_checkpoint(ckpt_root, done, model=model, optimizer=optimizer, scheduler=scheduler,
-                                data_state=loader.state_dict(), env=env, keep=cfg.checkpoint.keep)
+                                data_state=loader.state_dict(), env=env, keep=cfg.checkpoint.keep, identity=identity)
                 last_saved = done
     finally:
         sink.close()
