@@ -154,6 +154,14 @@ class ExportConfig(_Strict):
         default="auto", description="auto = the base model's declared dtype")
 
 
+class ValidationConfig(_Strict):
+    """A held-out split of the training samples, its loss computed every `every` steps (and at the last step)."""
+
+    every: int = Field(default=0, ge=0, description="steps between validation losses; 0 = no validation")
+    fraction: float = Field(default=0.01, gt=0, lt=1, description="share of the samples held out")
+    max_samples: int | None = Field(default=1000, gt=0, description="cap on the held-out samples")
+
+
 class TrainConfig(_Strict):
     model: ModelConfig
     data: DataConfig = Field(default_factory=DataConfig)
@@ -168,6 +176,7 @@ class TrainConfig(_Strict):
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
 
     @model_validator(mode="after")
     def _schedule_fits(self) -> TrainConfig:

@@ -246,3 +246,14 @@ def build_store(records: Callable[[], Iterable[dict]], store: Path, tokenizer: A
     report = store_report(store)
     report.cache = "miss" if not complete else "hit"
     return open_samples(store), report
+
+
+def hold_out(samples: Any, fraction: float, max_samples: int | None, seed: int) -> tuple[Any, Any]:
+    """(train, held out): a seeded `fraction` of the samples (at most `max_samples`, at least one when there are
+    two or more) as views; the same samples and seed give the same split on every rank."""
+    count = min(int(round(len(samples) * fraction)), max_samples or len(samples), len(samples) - 1)
+    count = max(count, 1 if len(samples) > 1 else 0)
+    held = np.sort(np.random.default_rng([seed, 7]).permutation(len(samples))[:count])
+    keep = np.ones(len(samples), dtype=bool)
+    keep[held] = False
+    return SampleView(samples, np.flatnonzero(keep)), SampleView(samples, held)

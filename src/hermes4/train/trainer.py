@@ -22,6 +22,7 @@ from hermes4.train.checkpoint import latest_checkpoint, load_checkpoint, run_ide
 from hermes4.train.config import ARCHITECTURES, ConfigError, TrainConfig
 from hermes4.train.loss import CausalLMLoss
 from hermes4.train.metrics import MetricsSink, ModelShape, Throughput, peak_flops_for
+from hermes4.train.shards import hold_out
 from hermes4.train.vocab import grow_embeddings, grow_state_dict, training_tokenizer
 from hermes4.train.parallel import (
     Distributed,
@@ -254,6 +255,25 @@ def forward_backward(model: torch.nn.Module, micro_batches: list[PackedBatch], e
     return env.sum_over_dp(local_loss_sum), global_count
 
 
+@torch.no_grad()
+def validation_loss(model: torch.nn.Module, held_out: PackedLoader, env: Distributed) -> tuple[float, int]:
+    """Mean token loss over every held-out packed row (each rank its share, summed over ranks); every rank runs the
+    same number of forward passes (an exhausted rank gets padding rows), as FSDP's collectives need."""
+    from hermes4.train.attention import document_attention_kwargs
+
+    model.eval()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=env.device)
+    count = 0
+    for cursor in range(held_out.micro_batches_per_epoch):
+        batch = held_out.batch_at(cursor).to(env.device)
+        loss_sum += model(batch.input_ids, batch.labels, batch.position_ids,
+                          **document_attention_kwargs(batch, model.lm)).double()
+        count += batch.num_supervised_tokens
+    model.train()
+    total = env.sum_over_dp(count)
+    return env.sum_over_dp(loss_sum) / max(total, 1.0), int(total)
+
+
 # ---------------------------------------------------------------------------------------------- train
 
 def train(cfg: TrainConfig, *, env: Distributed | None = None) -> TrainResult:
@@ -282,6 +302,11 @@ def train(cfg: TrainConfig, *, env: Distributed | None = None) -> TrainResult:
     accum = cfg.grad_accum_steps(env.dp_size)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     samples = build_samples(cfg, env, tokenizer)
+    held_out = None
+    if cfg.validation.every:
+        v = cfg.validation
+        samples, held_out = hold_out(samples, v.fraction, v.max_samples, cfg.seed)
+        held_out = build_loader(cfg, env, held_out, pad_id)
     identity = run_identity(cfg, samples.lengths, env.world_size)
     loader = build_loader(cfg, env, samples, pad_id)
     optimizer = build_optimizer(model, cfg, env.device)
@@ -327,10 +352,13 @@ def train(cfg: TrainConfig, *, env: Distributed | None = None) -> TrainResult:
             doc_sq = env.sum_over_dp(sum(b.attention_flops_terms() for b in micro_batches))
             throughput.add(int(tokens), doc_sq)
             done = step + 1
-            if done % cfg.logging.every == 0 or done == total_steps:
+            validate = held_out is not None and (done % cfg.validation.every == 0 or done == total_steps)
+            if done % cfg.logging.every == 0 or done == total_steps or validate:
                 record = {"step": done, "loss": loss, "lr": lr, "grad_norm": grad_norm, "tokens": int(tokens),
                           "supervised_tokens": int(count), **throughput.read(),
                           "elapsed_s": time.perf_counter() - started, "process_cpu_s": time.process_time()}
+                if validate:
+                    record["val_loss"], record["val_tokens"] = validation_loss(model, held_out, env)
                 if env.device.type == "cuda":
                     record["peak_memory_gib"] = torch.cuda.max_memory_allocated(env.device) / 2**30
                 sink.log(record)
