@@ -50,24 +50,28 @@ def test_counts_of_cut_closed_short_unanswered_and_used():
         Trace([1, 2], [5, 5, think_end, 7], hit_budget=False, answer_ids=[7], answered=True),  # closed naturally
         Trace([1, 2], [5] * 5 + [think_end], hit_budget=True, answer_ids=[], answered=False),  # closed at the last id
         Trace([1, 2], [5, 5], hit_budget=False, answer_ids=[], answered=False),  # ended the turn inside: short
-        Trace([1, 2], [5] * 6, hit_budget=True, answer_ids=[8] * 50, answered=False),  # answer never ended
+        Trace([1, 2], [5] * 6, hit_budget=True, answer_ids=[8] * 5, answered=False),  # answer never ended
         Trace([1] * 40, [5] * 6, hit_budget=True, answer_ids=[8], answered=True),  # longer than max_length
     ]
     samples, report = build_length_control_samples(traces, think_end_id=think_end, end_of_turn_id=end_of_turn,
                                                    max_length=20)
     assert report.to_json() == {"traces": 6, "closed_naturally": 2, "cut": 3, "short": 1, "unanswered": 1,
-                                "dropped_overlong": 1, "used": 1, "used_natural": 0}
+                                "dropped_overlong": 1, "used": 2, "used_natural": 0}
     assert samples.sample(0)[0].tolist() == [1, 2, 5, 5, 5, 5, 5, 5, think_end, 8, 9, end_of_turn]
     assert samples.sample(0)[1].tolist() == [0] * 8 + [1, 0, 0, 1]
+    # the answer that never ended: `</think>` trained, the unfinished answer context, no end token at all
+    ids, mask = (a.tolist() for a in samples.sample(1))
+    assert ids == [1, 2, *[5] * 6, think_end, *[8] * 5] and end_of_turn not in ids
+    assert [i for i, m in enumerate(mask) if m] == [8]
 
     # keep_natural: the closed trace with a finished answer becomes a no-op sample on its own close
     samples, report = build_length_control_samples(traces, think_end_id=think_end, end_of_turn_id=end_of_turn,
                                                    max_length=20, keep_natural=True)
-    assert (report.used, report.used_natural, report.unanswered) == (2, 1, 2)
+    assert (report.used, report.used_natural, report.unanswered) == (4, 2, 2)
     ids, mask = (a.tolist() for a in samples.sample(1))
     assert ids == [1, 2, 5, 5, think_end, 7, end_of_turn]
     assert mask == [0, 0, 0, 0, 1, 0, 1]
-    assert samples.num_trained_tokens == 4
+    assert samples.num_trained_tokens == 2 + 2 + 1 + 1
 
 
 def test_the_budget_is_the_engines_count_not_a_re_tokenisation():

@@ -13,8 +13,10 @@ by itself, the model's own answer generated after a forced `</think>`. Outcomes:
   (prompt + its own reasoning, `</think>`, answer, end of turn; loss on the same two tokens) that anchors the
   natural close at its own position while the cut samples move the close earlier.
 - short: the engine stopped before the budget without `</think>` (it ended the turn inside the reasoning): not used.
-- unanswered: cut (or kept closed), but the answer did not reach the end-of-turn token in its budget: dropped,
-  because training the end token after an unfinished answer would teach stopping mid-answer.
+- unanswered (counted beside cut/closed): the answer did not reach the end-of-turn token in its budget. The sample
+  keeps the unfinished answer as context and trains `</think>` only, with no end token: training the end token
+  after an unfinished answer would teach stopping mid-answer, while the close at the budget is still worth
+  teaching.
 """
 
 from __future__ import annotations
@@ -84,16 +86,18 @@ def trace_sample(
 ) -> tuple[Outcome, list[int] | None, list[int] | None]:
     """The outcome and, for a usable trace, its `(input_ids, loss_mask)`: loss on `</think>` and the end token only."""
     outcome = classify(trace, think_end_id=think_end_id)
-    if outcome == "short" or (outcome == "closed" and not keep_natural) or not trace.answered:
+    if outcome == "short" or (outcome == "closed" and not keep_natural):
         return outcome, None, None
     if outcome == "cut":
         thinking = [*trace.reasoning_ids, think_end_id]
     else:  # the model's own close, at its own position; what it wrote after it is replaced by its answer
         thinking = trace.reasoning_ids[: trace.reasoning_ids.index(think_end_id) + 1]
-    ids = [*trace.prompt_ids, *thinking, *trace.answer_ids, end_of_turn_id]
+    ending = [end_of_turn_id] if trace.answered else []
+    ids = [*trace.prompt_ids, *thinking, *trace.answer_ids, *ending]
     mask = [0] * len(ids)
     mask[len(trace.prompt_ids) + len(thinking) - 1] = 1
-    mask[-1] = 1
+    if trace.answered:
+        mask[-1] = 1
     return outcome, ids, mask
 
 
@@ -115,11 +119,9 @@ def build_length_control_samples(
         report.closed_naturally += outcome == "closed"
         report.cut += outcome == "cut"
         report.short += outcome == "short"
-        if outcome == "short" or (outcome == "closed" and not keep_natural):
-            continue
         if ids is None:
-            report.unanswered += 1
             continue
+        report.unanswered += not trace.answered
         if max_length is not None and len(ids) > max_length:
             report.dropped_overlong += 1
             continue
