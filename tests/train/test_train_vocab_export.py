@@ -63,12 +63,25 @@ def test_tags_are_added_and_new_rows_start_at_the_mean(base_model_dir):
     assert model.config.vocab_size == len(tokenizer)
 
 
-def test_llama3_base_gets_its_turn_tokens_too(tiny_llama3_tokenizer):
-    from hermes4.train.vocab import format_control_tokens
+def test_a_bare_base_gets_the_turn_tokens_as_special_and_the_tags_as_ordinary():
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from hermes4.train.vocab import add_hermes_tokens, format_control_tokens
 
     assert format_control_tokens("llama3") == ["<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>",
                                                "<|eot_id|>"]
     assert format_control_tokens("chatml") == ["<|im_start|>", "<|im_end|>"]
+    bare = Tokenizer(models.BPE())
+    bare.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bare.decoder = decoders.ByteLevel()
+    bare.train_from_iterator(["hello world " * 50], trainers.BpeTrainer(
+        vocab_size=300, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bare)
+    assert add_hermes_tokens(tokenizer, "llama3") == [*format_control_tokens("llama3"), *TAG_TOKENS]
+    ids = tokenizer.encode("<|start_header_id|>assistant<|end_header_id|>\n\n<think>hi</think><|eot_id|>",
+                           add_special_tokens=False)
+    assert tokenizer.decode(ids, skip_special_tokens=True) == "assistant\n\n<think>hi</think>"
 
 
 @pytest.mark.slow

@@ -42,10 +42,8 @@ def add_hermes_tokens(tokenizer: Any, format: str) -> list[str]:
 
     control = [t for t in format_control_tokens(format) if not _is_single_token(tokenizer, t)]
     tags = [t for t in TAG_TOKENS if not _is_single_token(tokenizer, t)]
-    if control:
-        tokenizer.add_special_tokens({"additional_special_tokens": [
-            AddedToken(t, special=True, normalized=False) for t in control]},
-            replace_additional_special_tokens=False)
+    if control:  # (`add_tokens(..., special_tokens=True)`: the one spelling transformers 4.x and 5 share)
+        tokenizer.add_tokens([AddedToken(t, special=True, normalized=False) for t in control], special_tokens=True)
     if tags:
         tokenizer.add_tokens([AddedToken(t, special=False, normalized=False) for t in tags])
     return [*control, *tags]
