@@ -12,7 +12,7 @@ VLLM_VENV := .venv-vllm
 VLLM_BIN := $(VLLM_VENV)/bin
 VLLM_STAMP := $(VLLM_VENV)/.installed
 
-.PHONY: demo test bench lint clean venv vllm
+.PHONY: demo test bench lint clean venv vllm tf4
 
 venv: $(STAMP)
 
@@ -29,8 +29,17 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/hermes4 run recipes/tiny.yaml
 
+# transformers 4.x beside the project's 5.x: the export must load in both (tests/train/test_train_vocab_export.py).
+TF4 := .venv-tf4
+$(TF4)/.installed:
+	$(PY) -m venv $(TF4)
+	$(TF4)/bin/pip install -q "$(TORCH_SPEC)" 'transformers==4.57.*'
+	@touch $@
+
+tf4: $(TF4)/.installed
+
 # HERMES4_REQUIRE_VLLM: the engine venv was just built, so the real-vLLM tests (tests/vllm) must run, not skip.
-test: $(STAMP) $(VLLM_STAMP)
+test: $(STAMP) $(VLLM_STAMP) $(TF4)/.installed
 	HERMES4_REQUIRE_VLLM=1 $(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)
@@ -42,7 +51,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) build dist src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) $(TF4) build dist src/*.egg-info .pytest_cache
 
 # The engine venv: vLLM in its own environment (its pins differ from the project's: transformers<5.20), driven by
 # hermes4 over HTTP (hermes4.llm.vllm_engine). A CUDA machine gets the ordinary `vllm` wheel, others PyPI's

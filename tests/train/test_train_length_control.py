@@ -1,5 +1,5 @@
 """`hermes4 length-control`: traces from a scripted model through the llm layer, cut at the control budget,
-closed with </think> + end of turn, trained (loss on those two tokens only) from the previous checkpoint."""
+closed with </think>, answered by the model after it, trained (loss on </think> and the end of turn only)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ pytestmark = pytest.mark.slow
 SCRIPT = '''
 def think(request):
     text = request.prompt
+    if text.endswith("</think>"):  # the answer after a forced close
+        return "\\nThe answer is 42."
     if "never stops" in text:
         return "<think>" + " step" * 400
     if "closes late" in text:
@@ -69,12 +71,16 @@ def test_length_control_cuts_closes_and_trains_on_the_two_tokens(tiny_model_dir,
     end_of_turn = tiny_tokenizer.convert_tokens_to_ids("<|im_end|>")
     first_trace = json.loads((tmp_path / "lc" / "traces.jsonl").read_text().splitlines()[0])
     prompt_len = len(tiny_tokenizer.encode(first_trace["prompt"]))
+    answer_ids = tiny_tokenizer.encode("\nThe answer is 42.", add_special_tokens=False)
     for i in range(len(samples)):
         ids, mask = samples.sample(i)
-        assert ids[-2:].tolist() == [think_end, end_of_turn]
-        assert mask.tolist() == [0] * (len(ids) - 2) + [1, 1]
-        assert len(ids) == prompt_len + 100 + 2  # cut at exactly the budget of generated tokens
-        assert think_end not in ids[prompt_len:-2].tolist()  # (the deep-thinking system prompt names the tag)
+        close = prompt_len + 100  # cut at exactly the budget of generated tokens
+        assert ids[close] == think_end and ids[-1] == end_of_turn
+        assert ids[close + 1:-1].tolist() == answer_ids  # the model's answer, between </think> and the end
+        assert mask.tolist() == [0] * close + [1] + [0] * len(answer_ids) + [1]
+        assert think_end not in ids[prompt_len:close].tolist()  # (the deep-thinking system prompt names the tag)
+    traces = [json.loads(line) for line in (tmp_path / "lc" / "traces.jsonl").read_text().splitlines()]
+    assert [t["reasoning_tokens"] for t in traces[:2]] == [100, 100]
     # the training run used only those tokens: 2 per sample, both samples in the step
     records = [json.loads(line) for line in (tmp_path / "lc" / "metrics.jsonl").read_text().splitlines()]
     assert [r["supervised_tokens"] for r in records] == [4, 4]

@@ -1,4 +1,5 @@
-"""Length control: traces cut at the budget get `</think>` + end of turn, and only those two tokens are trained."""
+"""Length control: a trace cut at the budget gets `</think>`, the model's own answer, then the end of turn, and only
+`</think>` and the end-of-turn token are trained."""
 
 from __future__ import annotations
 
@@ -7,56 +8,79 @@ import pytest
 from hermes4.chat import Conversation, render
 from hermes4.train.batches import IGNORE_INDEX, collate_rows
 from hermes4.train.length_control_data import (
+    Trace,
     build_length_control_samples,
     control_token_ids,
-    cut_trace,
+    trace_sample,
 )
 
 
-def test_cut_trace_labels_are_exactly_think_end_and_end_of_turn(tiny_tokenizer):
+def test_cut_sample_has_an_answer_and_loss_on_exactly_think_end_and_end_of_turn(tiny_tokenizer):
     think_end, end_of_turn = control_token_ids(tiny_tokenizer, "chatml")
     assert tiny_tokenizer.convert_ids_to_tokens([think_end, end_of_turn]) == ["</think>", "<|im_end|>"]
-    prompt = render(Conversation.parse([{"role": "user", "content": "Count to a hundred."}]), thinking=True, add_generation_prompt=True).text + "<think>\n"
+    prompt = render(Conversation.parse([{"role": "user", "content": "Count to a hundred."}]), thinking=True,
+                    add_generation_prompt=True).text
     prompt_ids = tiny_tokenizer.encode(prompt, add_special_tokens=False)
-    completion_ids = tiny_tokenizer.encode("one two three four five six seven eight nine ten " * 4, add_special_tokens=False)
-    budget = 17
-    outcome, ids, mask = cut_trace(prompt_ids, completion_ids, budget=budget, think_end_id=think_end, end_of_turn_id=end_of_turn)
+    reasoning_ids = tiny_tokenizer.encode("<think>\none two three four five six seven", add_special_tokens=False)
+    answer_ids = tiny_tokenizer.encode("\nThe count goes to 100.", add_special_tokens=False)
+    trace = Trace(prompt_ids, reasoning_ids, hit_budget=True, answer_ids=answer_ids, answered=True)
+    outcome, ids, mask = trace_sample(trace, think_end_id=think_end, end_of_turn_id=end_of_turn)
     assert outcome == "cut"
-    assert ids == prompt_ids + completion_ids[:budget] + [think_end, end_of_turn]
-    assert [i for i, m in enumerate(mask) if m] == [len(ids) - 2, len(ids) - 1]
+    assert ids == prompt_ids + reasoning_ids + [think_end] + answer_ids + [end_of_turn]
+    close = len(prompt_ids) + len(reasoning_ids)
+    assert [i for i, m in enumerate(mask) if m] == [close, len(ids) - 1]
+    # an answer stands between `</think>` and the end token, and it carries no loss
+    between = ids[close + 1:-1]
+    assert between == answer_ids and tiny_tokenizer.decode(between).strip() == "The count goes to 100."
+    assert not any(mask[close + 1:-1])
 
     # Through the batch layer: the supervised targets are exactly `</think>` then the end-of-turn token.
     batch = collate_rows([[(ids, mask)]], seq_len=len(ids) + 5, pad_token_id=0)
     labels = batch.labels[0]
     supervised = (labels != IGNORE_INDEX).nonzero().flatten().tolist()
-    assert supervised == [len(ids) - 3, len(ids) - 2]
+    assert supervised == [close - 1, len(ids) - 2]
     assert labels[supervised].tolist() == [think_end, end_of_turn]
     assert batch.num_supervised_tokens == 2
-    assert tiny_tokenizer.decode(ids[-(2 + budget):]).endswith("</think><|im_end|>")
 
 
-def test_counts_of_cut_closed_short_and_used():
+def test_counts_of_cut_closed_short_unanswered_and_used():
     think_end, end_of_turn = 900, 901
     traces = [
-        ([1, 2], [5] * 10),  # cut at 6
-        ([1, 2], [5, 5, think_end, 7, end_of_turn]),  # closed naturally
-        ([1, 2], [5] * 5 + [think_end]),  # closed exactly at the budget's last token
-        ([1, 2], [5] * 6 + [think_end]),  # closes one token late: cut
-        ([1, 2], [5, 5, end_of_turn]),  # stopped early without closing: short
-        ([1] * 40, [5] * 8),  # cut, but longer than max_length: dropped and counted
+        Trace([1, 2], [5] * 6, hit_budget=True, answer_ids=[8, 9], answered=True),  # cut
+        Trace([1, 2], [5, 5, think_end, 7], hit_budget=False, answer_ids=[7], answered=True),  # closed naturally
+        Trace([1, 2], [5] * 5 + [think_end], hit_budget=True, answer_ids=[], answered=False),  # closed at the last id
+        Trace([1, 2], [5, 5], hit_budget=False, answer_ids=[], answered=False),  # ended the turn inside: short
+        Trace([1, 2], [5] * 6, hit_budget=True, answer_ids=[8] * 5, answered=False),  # answer never ended
+        Trace([1] * 40, [5] * 6, hit_budget=True, answer_ids=[8], answered=True),  # longer than max_length
     ]
-    samples, report = build_length_control_samples(traces, budget=6, think_end_id=think_end, end_of_turn_id=end_of_turn, max_length=20)
-    assert report.to_json() == {"traces": 6, "closed_naturally": 2, "cut": 3, "short": 1, "dropped_overlong": 1, "used": 2}
-    assert len(samples) == 2
-    assert samples.sample(0)[0].tolist() == [1, 2, 5, 5, 5, 5, 5, 5, think_end, end_of_turn]
-    assert samples.sample(1)[0].tolist()[-3:] == [5, think_end, end_of_turn]
-    assert samples.num_trained_tokens == 4
+    samples, report = build_length_control_samples(traces, think_end_id=think_end, end_of_turn_id=end_of_turn,
+                                                   max_length=20)
+    assert report.to_json() == {"traces": 6, "closed_naturally": 2, "cut": 3, "short": 1, "unanswered": 1,
+                                "dropped_overlong": 1, "used": 2, "used_natural": 0}
+    assert samples.sample(0)[0].tolist() == [1, 2, 5, 5, 5, 5, 5, 5, think_end, 8, 9, end_of_turn]
+    assert samples.sample(0)[1].tolist() == [0] * 8 + [1, 0, 0, 1]
+    # the answer that never ended: `</think>` trained, the unfinished answer context, no end token at all
+    ids, mask = (a.tolist() for a in samples.sample(1))
+    assert ids == [1, 2, *[5] * 6, think_end, *[8] * 5] and end_of_turn not in ids
+    assert [i for i, m in enumerate(mask) if m] == [8]
+
+    # keep_natural: the closed trace with a finished answer becomes a no-op sample on its own close
+    samples, report = build_length_control_samples(traces, think_end_id=think_end, end_of_turn_id=end_of_turn,
+                                                   max_length=20, keep_natural=True)
+    assert (report.used, report.used_natural, report.unanswered) == (4, 2, 2)
+    ids, mask = (a.tolist() for a in samples.sample(1))
+    assert ids == [1, 2, 5, 5, think_end, 7, end_of_turn]
+    assert mask == [0, 0, 0, 0, 1, 0, 1]
+    assert samples.num_trained_tokens == 2 + 2 + 1 + 1
 
 
-def test_bad_budget_and_multi_token_markers_are_named(tiny_tokenizer):
-    with pytest.raises(ValueError, match="budget: must be at least 1"):
-        cut_trace([1], [2], budget=0, think_end_id=3, end_of_turn_id=4)
+def test_the_budget_is_the_engines_count_not_a_re_tokenisation():
+    # The engine ended this trace by itself (not at the budget) although its text re-encodes to many ids: short.
+    trace = Trace([1], [5] * 40, hit_budget=False, answer_ids=[], answered=False)
+    assert trace_sample(trace, think_end_id=900, end_of_turn_id=901)[0] == "short"
 
+
+def test_multi_token_markers_are_named():
     class SplitsEverything:
         def encode(self, text, add_special_tokens=False):
             return [ord(c) for c in text]

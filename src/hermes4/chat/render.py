@@ -26,11 +26,16 @@ Loss spans. A trained assistant turn contributes one span: its body plus the end
 trained except those whose reasoning was stripped (thinking on, keep_cots off, before the last user message):
 such a turn is context, because training it would teach the model to emit empty thinking in reasoning
 mode. `train_last_turn_only` keeps only the last assistant turn. A message's own `train` flag wins over both.
+Inside shown reasoning, each `<tool_response>...</tool_response>` block (interleaved tool use: results the tool
+loop wrote into the thinking) is cut out of the span, tags included: the model must not learn to write tool
+results itself. A block runs from `<tool_response>` to the first `</tool_response>` after it (or to the end of
+the reasoning when it never closes).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 from hermes4.chat.formats import ChatFormat, get_format
@@ -42,6 +47,8 @@ from hermes4.chat.prompts import (
 )
 
 EMPTY_THINK = "<think> </think>\n"
+THINK_OPEN = "<think>\n"
+TOOL_RESPONSE_BLOCK = re.compile(r"<tool_response>.*?(?:</tool_response>|\Z)", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +87,23 @@ def assistant_body(message: Message, *, thinking: bool, show_reasoning: bool) ->
     out = ""
     if thinking:
         reasoning = message.reasoning_content
-        out = f"<think>\n{reasoning}\n</think>\n" if show_reasoning and reasoning else EMPTY_THINK
+        out = f"{THINK_OPEN}{reasoning}\n</think>\n" if show_reasoning and reasoning else EMPTY_THINK
     content = message.content or ""
     pieces = [content] if content else []
     pieces.extend(f"<tool_call>\n{tool_call_json(call)}\n</tool_call>" for call in message.tool_calls or ())
     return out + "\n".join(pieces)
+
+
+def _without(start: int, end: int, holes: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """`[start, end)` minus the sorted, disjoint `holes` inside it, as non-empty spans."""
+    pieces = []
+    for hole_start, hole_end in holes:
+        if hole_start > start:
+            pieces.append((start, hole_start))
+        start = hole_end
+    if end > start:
+        pieces.append((start, end))
+    return pieces
 
 
 def render(
@@ -133,7 +152,10 @@ def render(
                 trained = not stripped and (not train_last_turn_only or index == last_assistant)
             if trained:
                 start = length + len(header)
-                spans.append((start, start + len(body) + len(end)))
+                shown = (thinking and not stripped and message.reasoning_content) or ""
+                holes = [(start + len(THINK_OPEN) + m.start(), start + len(THINK_OPEN) + m.end())
+                         for m in TOOL_RESPONSE_BLOCK.finditer(shown)]
+                spans.extend(_without(start, start + len(body) + len(end), holes))
         else:
             body = message.content or ""
         turn = (header, body, end, after)

@@ -57,6 +57,9 @@ _TEMPLATE = r"""
             {{- '<think> </think>\n' -}}
         {%- endif -%}
     {%- endif -%}
+    {{- answer_text(message) -}}
+{%- endmacro -%}
+{%- macro answer_text(message) -%}
     {%- if message.content -%}{{- message.content -}}{%- endif -%}
     {%- for call in message.tool_calls or [] -%}
         {%- if message.content or not loop.first -%}{{- '\n' -}}{%- endif -%}
@@ -90,7 +93,25 @@ _TEMPLATE = r"""
             {%- set trained = not stripped and (not train_last_turn_only or loop.index0 == ns.last_assistant) -%}
         {%- endif -%}
         {{- header('assistant') -}}
-        {%- if trained -%}
+        {%- if trained and thinking and not stripped and message.reasoning_content
+                and '<tool_response>' in message.reasoning_content -%}
+            {#- Tool results written into the reasoning (interleaved tool use) are context, not trained: each
+                block from <tool_response> to the first </tool_response> after it stays out of the generation
+                blocks, tags included. Generation blocks must be top-level output (not inside a macro) so that
+                their character positions are known. -#}
+            {%- set pieces = message.reasoning_content.split('<tool_response>') -%}
+            {%- generation -%}{{- '<think>\n' ~ pieces[0] -}}{%- endgeneration -%}
+            {%- for piece in pieces[1:] -%}
+                {%- set closed = piece.split('</tool_response>', 1) -%}
+                {{- '<tool_response>' ~ closed[0] ~ ('</tool_response>' if closed | length > 1 else '') -}}
+                {%- if closed | length > 1 and closed[1] -%}
+                    {%- generation -%}{{- closed[1] -}}{%- endgeneration -%}
+                {%- endif -%}
+            {%- endfor -%}
+            {%- generation -%}
+                {{- '\n</think>\n' ~ answer_text(message) ~ @END@ -}}
+            {%- endgeneration -%}
+        {%- elif trained -%}
             {%- generation -%}
                 {{- assistant_body(message, not stripped) ~ @END@ -}}
             {%- endgeneration -%}

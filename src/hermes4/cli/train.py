@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
                           f"generate up to {lc.generation_budget:,}")
                     print_plan(summary["train"], f"length-control train plan: {config}")
                 return
-            from hermes4.train.length_control import run_length_control
+            from hermes4.length_control import run_length_control
 
             report = run_length_control(lc, train_model=not generate_only)
         except ConfigError as exc:

@@ -218,6 +218,17 @@ class Launch(_Strict):
 
     nproc_per_node: int = Field(default=1, ge=1)
     threads_per_process: int | None = Field(default=None, ge=1, description="torch threads per process (OMP_NUM_THREADS)")
+    # Several nodes (hermes4.train.launch): every node runs `hermes4 run` with the same recipe, its own node_rank.
+    nnodes: int = Field(default=1, ge=1, description="nodes of the training stages")
+    node_rank: int | None = Field(default=None, ge=0, description="this node (default: assigned by the rendezvous)")
+    rdzv_endpoint: str | None = Field(default=None, description="HOST:PORT of the first node (c10d rendezvous)")
+    rdzv_id: str = Field(default="hermes4", description="the run's rendezvous id (e.g. the scheduler's job id)")
+
+    def torchrun(self):
+        from hermes4.train.launch import TorchrunLaunch
+
+        return TorchrunLaunch(nproc_per_node=self.nproc_per_node, nnodes=self.nnodes, node_rank=self.node_rank,
+                              rdzv_endpoint=self.rdzv_endpoint, rdzv_id=self.rdzv_id)
 
 
 # ------------------------------------------------------------------------------------------------ recipe

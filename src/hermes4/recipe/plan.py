@@ -7,7 +7,9 @@ Throughput figures (tokens per second per device, for training):
   command in `benchmarks/RESULTS.md` (section "demo"); scaled by FLOPs per token for other tiny shapes;
 - reported: the Hermes 4 technical report's training table (seed 003: 56B tokens in 4,454 / 12,864 / 71,616
   B200 GPU-hours for 14B / 70B / 405B), not measured by hermes4;
-- assumed: a model FLOPs utilisation on the target GPU's dense bf16 peak, for shapes the report does not cover.
+- assumed: a model FLOPs utilisation on the target GPU's dense bf16 peak, for shapes the report does not cover,
+  calibrated to the report: the MFU its own table implies for the reported model nearest in size (13.8% for the
+  14B, 23.2% for the 70B, 23.8% for the 405B with our FLOPs count and ~3,800-token documents).
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ DEMO_CPU_LINEAR_PARAMS = 353_152  # the demo model's matmul parameters (hermes4.
 # Reported: Hermes 4 technical report training table (seed 003): tokens processed / (B200 GPU-hours x 3600).
 REPORTED_B200 = {"qwen3-14b": 56e9 / (4_454 * 3600), "llama3.1-70b": 56e9 / (12_864 * 3600),
                  "llama3.1-405b": 56e9 / (71_616 * 3600)}
-# Assumed: MFU on a B200's dense bf16 peak for shapes without a reported figure; mean document length of the
-# Hermes 4 mixture (seed 003: ~19B tokens over ~5M samples) for the attention FLOPs.
-ASSUMED_MFU = 0.35
+# Assumed: MFU on a B200's dense bf16 peak for shapes without a reported figure, taken from the reported figure of
+# the nearest size (`implied_mfu`); mean document length of the Hermes 4 mixture (seed 003: ~19B tokens over ~5M
+# samples) for the attention FLOPs.
 B200_PEAK_BF16 = 2.25e15
 ASSUMED_DOC_TOKENS = 3_800
 
@@ -80,6 +82,35 @@ def _shape(run: ResolvedRecipe):
     return ModelShape.from_hf_config(hf_config(run.train))
 
 
+def implied_mfu(arch: str, seq_len: int = 16_384) -> float:
+    """The MFU the report's own table implies for `arch` (a key of REPORTED_B200) on a B200."""
+    from transformers import AutoConfig
+
+    from hermes4.train.config import ARCHITECTURES
+    from hermes4.train.metrics import ModelShape, training_flops
+
+    fields = dict(ARCHITECTURES[arch])
+    shape = ModelShape.from_hf_config(AutoConfig.for_model(fields.pop("model_type"), **fields))
+    doc = min(ASSUMED_DOC_TOKENS, seq_len)
+    flops_per_token = training_flops(shape, seq_len, (seq_len / doc) * doc * doc) / seq_len
+    return REPORTED_B200[arch] * flops_per_token / B200_PEAK_BF16
+
+
+def assumed_mfu(params: int) -> tuple[float, str]:
+    """(MFU, the reported model it comes from): the reported model nearest in log parameter count."""
+    import math
+
+    from hermes4.train.config import ARCHITECTURES
+
+    def size(arch: str) -> float:
+        fields = ARCHITECTURES[arch]
+        return fields["num_hidden_layers"] * fields["hidden_size"] ** 2  # enough to order sizes
+
+    target = params / 12  # ~12 h^2 parameters per layer
+    nearest = min(REPORTED_B200, key=lambda arch: abs(math.log(size(arch)) - math.log(max(target, 1.0))))
+    return implied_mfu(nearest), nearest
+
+
 def throughputs(run: ResolvedRecipe, shape) -> list[Throughput]:
     from hermes4.train.metrics import training_flops
 
@@ -99,8 +130,10 @@ def throughputs(run: ResolvedRecipe, shape) -> list[Throughput]:
     if arch in REPORTED_B200:
         out.append(Throughput(REPORTED_B200[arch], "B200", "reported",
                               "Hermes 4 technical report training table (seed 003), not measured by hermes4"))
-    out.append(Throughput(ASSUMED_MFU * B200_PEAK_BF16 / flops_per_token, "B200", "assumed",
-                          f"{ASSUMED_MFU:.0%} MFU on {B200_PEAK_BF16 / 1e15:.2f} PFLOP/s dense bf16; "
+    mfu, nearest = assumed_mfu(shape.params)
+    out.append(Throughput(mfu * B200_PEAK_BF16 / flops_per_token, "B200", "assumed",
+                          f"{mfu:.1%} MFU (what the report's table implies for {nearest}) on "
+                          f"{B200_PEAK_BF16 / 1e15:.2f} PFLOP/s dense bf16; "
                           f"{flops_per_token / 1e9:.1f} GFLOP per token with {doc:,}-token documents"))
     return out
 
@@ -145,6 +178,15 @@ def _count(n: int | None) -> str:
     return f"{n:,}" if n is not None else "?"
 
 
+def launch_line(launch, planned: int | None) -> str:
+    """What the stage launches, and whether the memory plan (sized for `planned` GPUs) is for the same world."""
+    line = f"launch: {launch.describe()}"
+    if planned and planned != launch.world_size:
+        line += (f"; NOTE the plan is sized for {planned} GPUs (parallel.planned_world_size) but this launches "
+                 f"{launch.world_size}: set launch.nnodes / nproc_per_node to match, or the per-GPU memory differs")
+    return line
+
+
 def plan_recipe(run: ResolvedRecipe) -> Plan:
     recipe = run.recipe
     shape = _shape(run)
@@ -160,8 +202,7 @@ def plan_recipe(run: ResolvedRecipe) -> Plan:
             f"{cfg.schedule.steps:,} steps x {rows} rows x {cfg.data.seq_len:,} tokens = {tokens / 1e9:,.3f}B tokens processed"
             if tokens >= 1e8 else f"{cfg.schedule.steps:,} steps x {rows} rows x {cfg.data.seq_len:,} tokens = {tokens:,} tokens processed",
             f"lr {cfg.optim.lr:g}, warmup {cfg.schedule.warmup_steps}, {cfg.schedule.decay}",
-            f"launch: {recipe.launch.nproc_per_node} process(es) per node; planned world size "
-            f"{cfg.parallel.planned_world_size or recipe.launch.nproc_per_node}"])
+            launch_line(recipe.launch.torchrun(), cfg.parallel.planned_world_size)])
         plan.compute = "; ".join(_hours(tokens, t) for t in rates)
         return plan
 

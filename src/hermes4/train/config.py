@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class ConfigError(ValueError):
@@ -124,6 +124,12 @@ class LossConfig(_Strict):
     chunk_tokens: int = Field(default=2048, gt=0, description="rows of logits materialised at once in CE")
     chunked: Literal["auto", "on", "off"] = Field(default="auto", description="auto = on for GPU")
 
+    @field_validator("chunked", mode="before")
+    @classmethod
+    def _yaml_booleans(cls, value: Any) -> Any:
+        # YAML 1.1 reads an unquoted `on` / `off` as a boolean: take it as the word the user wrote.
+        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
+
 
 class CheckpointConfig(_Strict):
     dir: str | None = Field(default=None, description="defaults to <output_dir>/checkpoints")
@@ -148,6 +154,14 @@ class ExportConfig(_Strict):
         default="auto", description="auto = the base model's declared dtype")
 
 
+class ValidationConfig(_Strict):
+    """A held-out split of the training samples, its loss computed every `every` steps (and at the last step)."""
+
+    every: int = Field(default=0, ge=0, description="steps between validation losses; 0 = no validation")
+    fraction: float = Field(default=0.01, gt=0, lt=1, description="share of the samples held out")
+    max_samples: int | None = Field(default=1000, gt=0, description="cap on the held-out samples")
+
+
 class TrainConfig(_Strict):
     model: ModelConfig
     data: DataConfig = Field(default_factory=DataConfig)
@@ -162,6 +176,7 @@ class TrainConfig(_Strict):
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
 
     @model_validator(mode="after")
     def _schedule_fits(self) -> TrainConfig:
@@ -193,21 +208,24 @@ class LengthControlConfig(_Strict):
     prompts: str = Field(description="JSONL of conversations (the user turns) to generate reasoning traces for")
     llm: str | None = Field(default=None, description="hermes4.llm.connect spec; defaults to the checkpoint folder")
     control_budget: int = Field(default=30000, gt=0, description="tokens of reasoning before </think> is forced")
-    generation_budget: int = Field(default=40960, gt=0, description="max tokens generated per trace")
+    generation_budget: int = Field(default=40960, gt=0, description="max tokens generated per trace: the "
+                                   "reasoning, then the answer after a forced </think> in what is left")
     temperature: float = Field(default=0.6, ge=0)
     top_p: float = Field(default=0.95, gt=0, le=1)
     samples_per_prompt: int = Field(default=1, gt=0)
     concurrency: int = Field(default=16, gt=0)
-    keep_natural: bool = Field(default=False, description="also train on traces that closed </think> by themselves")
+    keep_natural: bool = Field(default=False, description="also train (on the same two tokens) the traces that "
+                               "closed </think> by themselves within the budget, at their own position")
     traces_out: str | None = Field(default=None, description="JSONL of generated traces; defaults under output_dir")
     train: TrainConfig = Field(description="the SFT run over the cut traces (model = the previous checkpoint)")
     seed: int = 0
 
     @model_validator(mode="after")
     def _budgets(self) -> LengthControlConfig:
-        if self.control_budget > self.generation_budget:
-            raise ValueError(f"control_budget ({self.control_budget}) exceeds generation_budget "
-                             f"({self.generation_budget})")
+        if self.control_budget >= self.generation_budget:
+            relation = "exceeds" if self.control_budget > self.generation_budget else "equals"
+            raise ValueError(f"control_budget ({self.control_budget}) {relation} generation_budget "
+                             f"({self.generation_budget}); the rest is the answer's budget after the forced </think>")
         return self
 
 

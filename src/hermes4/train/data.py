@@ -257,6 +257,29 @@ def _tokenize_all(conversations: list[Conversation], tokenizer, options: Tokeniz
         return [sample for part in pool.map(_worker_run, chunks) for sample in part]
 
 
+def apply_length_policies(pairs, options: TokenizeOptions, report: TokenizeReport) -> TokenizedSamples:
+    """The kept samples of `(ids, mask)` pairs under the over-length and untrained policies; counts go to
+    `report` (kept, dropped, truncated, tokens)."""
+    kept: list[tuple[list[int], list[int]]] = []
+    for ids, mask in pairs:
+        if options.max_length is not None and len(ids) > options.max_length:
+            if options.overlong == "drop":
+                report.dropped_overlong += 1
+                continue
+            ids, mask = ids[: options.max_length], mask[: options.max_length]
+            report.truncated += 1
+        # The first token is never a target (nothing predicts it), so it does not count as trained.
+        if options.drop_untrained and not any(mask[1:]):
+            report.dropped_untrained += 1
+            continue
+        kept.append((ids, mask))
+    samples = TokenizedSamples.from_lists(kept)
+    report.kept += len(samples)
+    report.tokens += samples.num_tokens
+    report.trained_tokens += samples.num_trained_tokens
+    return samples
+
+
 def tokenize_conversations(
     conversations: list[Conversation],
     tokenizer,
@@ -286,23 +309,7 @@ def tokenize_conversations(
             return samples, report
 
     report = TokenizeReport(conversations=len(conversations), cache="miss" if cache_dir is not None else "off", cache_key=key)
-    kept: list[tuple[list[int], list[int]]] = []
-    for ids, mask in _tokenize_all(conversations, tokenizer, options, workers, chunk_size):
-        if options.max_length is not None and len(ids) > options.max_length:
-            if options.overlong == "drop":
-                report.dropped_overlong += 1
-                continue
-            ids, mask = ids[: options.max_length], mask[: options.max_length]
-            report.truncated += 1
-        # The first token is never a target (nothing predicts it), so it does not count as trained.
-        if options.drop_untrained and not any(mask[1:]):
-            report.dropped_untrained += 1
-            continue
-        kept.append((ids, mask))
-    samples = TokenizedSamples.from_lists(kept)
-    report.kept = len(samples)
-    report.tokens = samples.num_tokens
-    report.trained_tokens = samples.num_trained_tokens
+    samples = apply_length_policies(_tokenize_all(conversations, tokenizer, options, workers, chunk_size), options, report)
     if cache_dir is not None:
         entry = Path(cache_dir) / key
         partial = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=_ensure_dir(Path(cache_dir))))

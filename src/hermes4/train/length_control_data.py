@@ -1,17 +1,22 @@
-"""The length-control data transform: reasoning traces cut at a token budget, closed with `</think>` + end of turn.
+"""The length-control data transform: generated traces (in token ids) to samples that teach closing `</think>` at
+the budget and nothing else.
 
-For each trace (the prompt's ids and the ids the model generated after it), with `budget` counted in
-generated tokens:
+A trace is what the SFT model generated for one prompt, in two phases (`hermes4.length_control` drives them):
+the reasoning, stopped by the engine after at most `budget` generated ids; then, when the reasoning did not close
+by itself, the model's own answer generated after a forced `</think>`. Outcomes:
 
-- closed naturally: `</think>` is among the first `budget` generated tokens; not used (nothing to teach);
-- cut: at least `budget` tokens were generated and none of them is `</think>`; the sample is
-  prompt + the first `budget` generated tokens + `</think>` + end of turn, and ONLY those two inserted tokens
-  carry loss (mask 1), so the model learns to stop thinking at the budget and nothing else;
-- short: fewer than `budget` tokens, never closed (the generation stopped early); not used.
-
-`used` counts the samples produced (the cut traces that fit `max_length`; a longer one is dropped and counted).
-The generation itself and the training run belong to the `hermes4 length-control` command; this module is
-the pure transform, so it is tested token by token.
+- cut: the engine stopped the reasoning at the budget (counted by the engine in generated ids) and it holds no
+  `</think>`. The sample is prompt + reasoning + `</think>` + the model's answer + end of turn, and ONLY
+  `</think>` and the end-of-turn token carry loss. The answer is context (masked): the model learns to close at the
+  budget and then still answer, not "`</think>` then end the turn" (which empties every answer).
+- closed: `</think>` came within the budget. By default not used. With `keep_natural` it becomes a no-op sample
+  (prompt + its own reasoning, `</think>`, answer, end of turn; loss on the same two tokens) that anchors the
+  natural close at its own position while the cut samples move the close earlier.
+- short: the engine stopped before the budget without `</think>` (it ended the turn inside the reasoning): not used.
+- unanswered (counted beside cut/closed): the answer did not reach the end-of-turn token in its budget. The sample
+  keeps the unfinished answer as context and trains `</think>` only, with no end token: training the end token
+  after an unfinished answer would teach stopping mid-answer, while the close at the budget is still worth
+  teaching.
 """
 
 from __future__ import annotations
@@ -25,14 +30,33 @@ from hermes4.train.data import TokenizedSamples
 Outcome = Literal["closed", "cut", "short"]
 
 
+@dataclass(frozen=True)
+class Trace:
+    """One generated trace in token ids.
+
+    `reasoning_ids`: what the model generated after the prompt in the thinking phase (with `</think>` and what
+    followed, for a trace that closed by itself); `hit_budget`: the engine stopped it at the control budget
+    (its count of generated ids, not a re-tokenisation); `answer_ids`: the model's answer after `</think>`
+    (forced or its own), without the end-of-turn token; `answered`: that answer ended with the end-of-turn token.
+    """
+
+    prompt_ids: list[int]
+    reasoning_ids: list[int]
+    hit_budget: bool
+    answer_ids: list[int]
+    answered: bool
+
+
 @dataclass
 class LengthControlReport:
     traces: int = 0
     closed_naturally: int = 0
     cut: int = 0
     short: int = 0
+    unanswered: int = 0
     dropped_overlong: int = 0
     used: int = 0
+    used_natural: int = 0
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -51,51 +75,57 @@ def control_token_ids(tokenizer, format: str = "chatml") -> tuple[int, int]:
     return ids[0], ids[1]
 
 
-def classify(completion_ids: list[int], *, budget: int, think_end_id: int) -> Outcome:
-    if think_end_id in completion_ids[:budget]:
+def classify(trace: Trace, *, think_end_id: int) -> Outcome:
+    if think_end_id in trace.reasoning_ids:
         return "closed"
-    return "cut" if len(completion_ids) >= budget else "short"
+    return "cut" if trace.hit_budget else "short"
 
 
-def cut_trace(
-    prompt_ids: list[int], completion_ids: list[int], *, budget: int, think_end_id: int, end_of_turn_id: int
+def trace_sample(
+    trace: Trace, *, think_end_id: int, end_of_turn_id: int, keep_natural: bool = False
 ) -> tuple[Outcome, list[int] | None, list[int] | None]:
-    """The outcome and, for a cut trace, its `(input_ids, loss_mask)` with loss only on the two inserted tokens."""
-    if budget < 1:
-        raise ValueError(f"budget: must be at least 1 token, got {budget}")
-    outcome = classify(completion_ids, budget=budget, think_end_id=think_end_id)
-    if outcome != "cut":
+    """The outcome and, for a usable trace, its `(input_ids, loss_mask)`: loss on `</think>` and the end token only."""
+    outcome = classify(trace, think_end_id=think_end_id)
+    if outcome == "short" or (outcome == "closed" and not keep_natural):
         return outcome, None, None
-    ids = [*prompt_ids, *completion_ids[:budget], think_end_id, end_of_turn_id]
-    mask = [0] * (len(ids) - 2) + [1, 1]
+    if outcome == "cut":
+        thinking = [*trace.reasoning_ids, think_end_id]
+    else:  # the model's own close, at its own position; what it wrote after it is replaced by its answer
+        thinking = trace.reasoning_ids[: trace.reasoning_ids.index(think_end_id) + 1]
+    ending = [end_of_turn_id] if trace.answered else []
+    ids = [*trace.prompt_ids, *thinking, *trace.answer_ids, *ending]
+    mask = [0] * len(ids)
+    mask[len(trace.prompt_ids) + len(thinking) - 1] = 1
+    if trace.answered:
+        mask[-1] = 1
     return outcome, ids, mask
 
 
 def build_length_control_samples(
-    traces: Iterable[tuple[list[int], list[int]]],
+    traces: Iterable[Trace],
     *,
-    budget: int,
     think_end_id: int,
     end_of_turn_id: int,
+    keep_natural: bool = False,
     max_length: int | None = None,
 ) -> tuple[TokenizedSamples, LengthControlReport]:
-    """Training samples from `(prompt_ids, completion_ids)` traces, and the counts of what happened to each."""
+    """Training samples from generated traces, and the counts of what happened to each."""
     report = LengthControlReport()
     samples = []
-    for prompt_ids, completion_ids in traces:
+    for trace in traces:
         report.traces += 1
-        outcome, ids, mask = cut_trace(
-            list(prompt_ids), list(completion_ids), budget=budget, think_end_id=think_end_id, end_of_turn_id=end_of_turn_id
-        )
-        if outcome == "closed":
-            report.closed_naturally += 1
-        elif outcome == "short":
-            report.short += 1
-        else:
-            report.cut += 1
-            if max_length is not None and len(ids) > max_length:
-                report.dropped_overlong += 1
-                continue
-            samples.append((ids, mask))
+        outcome, ids, mask = trace_sample(trace, think_end_id=think_end_id, end_of_turn_id=end_of_turn_id,
+                                          keep_natural=keep_natural)
+        report.closed_naturally += outcome == "closed"
+        report.cut += outcome == "cut"
+        report.short += outcome == "short"
+        if ids is None:
+            continue
+        report.unanswered += not trace.answered
+        if max_length is not None and len(ids) > max_length:
+            report.dropped_overlong += 1
+            continue
+        report.used_natural += outcome == "closed"
+        samples.append((ids, mask))
     report.used = len(samples)
     return TokenizedSamples.from_lists(samples), report

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -128,6 +130,37 @@ def gib(value: float) -> str:
     return f"{value / 2**30:.1f} GiB"
 
 
+def keep_steps_up_to(path: Path, step: int) -> None:
+    """Drop the lines of `path` logged after `step` (a killed run logs steps past its last checkpoint, which the
+    resumed run logs again), so every step appears once. Atomic: a crash here leaves the old file."""
+    if not path.is_file():
+        return
+    kept = []
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            try:
+                logged = json.loads(line).get("step", 0)
+            except json.JSONDecodeError:  # a line torn by the kill
+                continue
+            if logged <= step:
+                kept.append(line if line.endswith("\n") else line + "\n")
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text("".join(kept), encoding="utf-8")
+    os.replace(partial, path)
+
+
+def wandb_run_id(output_dir: Path) -> str:
+    """The run's W&B id, made once and kept in `output_dir/wandb_run_id`, so a resumed run continues the same W&B
+    run instead of starting a new one."""
+    path = output_dir / "wandb_run_id"
+    if path.is_file():
+        return path.read_text().strip()
+    run_id = secrets.token_hex(8)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(run_id + "\n")
+    return run_id
+
+
 class MetricsSink:
     """Rank 0's outputs: one JSONL line per logged step, a rich progress bar, TensorBoard / W&B if asked."""
 
@@ -153,9 +186,10 @@ class MetricsSink:
                 raise ConfigError("train.logging.wandb_project: wandb is not installed "
                                   "(pip install 'hermes4[logging]'); allowed without it: null") from None
             self._wandb = wandb.init(project=cfg.logging.wandb_project, config=cfg.model_dump(),
-                                     dir=cfg.output_dir, resume="allow")
+                                     dir=cfg.output_dir, id=wandb_run_id(Path(cfg.output_dir)), resume="allow")
         path = cfg.resolved("jsonl")
         path.parent.mkdir(parents=True, exist_ok=True)
+        keep_steps_up_to(path, start_step)
         self._jsonl = path.open("a", encoding="utf-8")
         if cfg.logging.progress:
             from rich.progress import (

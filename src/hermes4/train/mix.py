@@ -11,10 +11,14 @@ reasoning data, so the renderer puts the deep-thinking prompt first), tokenized 
 - neither: every sample once.
 
 Because the draw happens after tokenizing, changing counts, weights or the seed never re-tokenizes.
+
+With `shared` (what the trainer and `hermes4 tokenize` use) each source streams into a memory-mapped shard store
+(`hermes4.train.shards`) written by every writer together, and the draw is a view: no process holds the tokens.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -29,6 +33,7 @@ from hermes4.train.data import (
     load_conversations,
     tokenize_conversations,
 )
+from hermes4.train.shards import ConcatSamples, SampleView
 
 if TYPE_CHECKING:
     from hermes4.chat import Conversation
@@ -177,6 +182,28 @@ class MixReport:
         }
 
 
+@dataclass(frozen=True)
+class SharedTokenization:
+    """Tokenize into shard stores under the cache folder, split over `writers` processes (the ranks of a run, each
+    calling `build_mix` with its own `writer` and a `barrier` over all of them)."""
+
+    writer: int = 0
+    writers: int = 1
+    barrier: Callable[[], None] = lambda: None
+    shard_size: int | None = None
+
+
+def _source_store(path: Path, source: SourceSpec, tokenizer, options: TokenizeOptions, cache_dir: str | Path,
+                  workers: int, shared: SharedTokenization):
+    from hermes4.store.readers import read_records
+    from hermes4.train.shards import DEFAULT_SHARD_SIZE, build_store, source_files, source_key
+
+    key = source_key(source_files(path), source, tokenizer, options)
+    return build_store(lambda: read_records(path), Path(cache_dir) / f"shards-{key}", tokenizer, options, key=key,
+                       rules=source, where=str(path), shard_size=shared.shard_size or DEFAULT_SHARD_SIZE,
+                       workers=workers, writer=shared.writer, writers=shared.writers, barrier=shared.barrier)
+
+
 def build_mix(
     mix: MixSpec | dict | list,
     tokenizer,
@@ -185,12 +212,16 @@ def build_mix(
     cache_dir: str | Path | None = None,
     workers: int = 1,
     base_dir: str | Path | None = None,
-) -> tuple[TokenizedSamples, MixReport]:
+    shared: SharedTokenization | None = None,
+) -> tuple[Any, MixReport]:
     """Tokenize every source (cached), draw each source's samples, and return them concatenated in source order.
 
     The order inside the result does not matter for training: packing shuffles bins with its own seed.
     `base_dir`: relative source paths are resolved against it (e.g. the recipe file's folder).
+    `shared`: memory-mapped shard stores in `cache_dir` instead of in-memory samples (see `SharedTokenization`).
     """
+    if shared is not None and cache_dir is None:
+        raise MixError("cache_dir: required to tokenize into shard stores")
     spec = mix if isinstance(mix, MixSpec) else MixSpec.parse(mix)
     options = options or TokenizeOptions()
     weighted = [i for i, s in enumerate(spec.sources) if s.weight is not None]
@@ -203,21 +234,25 @@ def build_mix(
             path = Path(base_dir) / path
         if not path.exists():
             raise MixError(f"mix.sources[{index}].path: {path}: no such file or folder")
-        conversations = [apply_source_rules(c, source) for c in load_conversations(path)]
-        samples, tokenized = tokenize_conversations(
-            conversations, tokenizer, options, cache_dir=cache_dir, workers=workers, source=source.label
-        )
+        if shared is None:
+            conversations = [apply_source_rules(c, source) for c in load_conversations(path)]
+            samples, tokenized = tokenize_conversations(
+                conversations, tokenizer, options, cache_dir=cache_dir, workers=workers, source=source.label
+            )
+        else:
+            samples, tokenized = _source_store(path, source, tokenizer, options, cache_dir, workers, shared)
         requested = source.count if source.count is not None else shares.get(index)
         if requested is None:
             chosen = samples
         else:
             rng = np.random.default_rng([spec.seed, index])
             try:
-                chosen = samples.select(draw(len(samples), requested, rng))
+                drawn = draw(len(samples), requested, rng)
             except MixError as exc:
                 raise MixError(f"mix.sources[{index}] ({source.label}): {exc}") from None
+            chosen = samples.select(drawn) if shared is None else SampleView(samples, drawn)
         parts.append(chosen)
         report.sources.append(
             SourceReport(name=source.label, tokenize=tokenized, requested=requested, drawn=len(chosen), tokens=chosen.num_tokens)
         )
-    return TokenizedSamples.concat(parts), report
+    return (TokenizedSamples.concat(parts) if shared is None else ConcatSamples(parts)), report

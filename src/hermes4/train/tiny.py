@@ -38,8 +38,10 @@ class TinySize:
     tie_embeddings: bool = True
 
 
-def build_tokenizer(format: str = "chatml", *, vocab_size: int = 2048, corpus: Path = CORPUS_PATH):
-    """Train the byte-level BPE tokenizer and wrap it as a `PreTrainedTokenizerFast` with the chat template."""
+def build_tokenizer(format: str = "chatml", *, vocab_size: int = 2048, corpus: Path = CORPUS_PATH,
+                    hermes_tags: bool = True):
+    """Train the byte-level BPE tokenizer and wrap it as a `PreTrainedTokenizerFast` with the chat template.
+    `hermes_tags=False` leaves out the think/tool tags, like a base model's tokenizer."""
     from tokenizers import (
         AddedToken,
         Regex,
@@ -71,7 +73,8 @@ def build_tokenizer(format: str = "chatml", *, vocab_size: int = 2048, corpus: P
     )
     tokenizer.train([str(corpus)], trainer)
     tokenizer.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in (*CONTROL_TOKENS, PAD_TOKEN)])
-    tokenizer.add_tokens([AddedToken(t, special=False, normalized=False) for t in TAG_TOKENS])
+    if hermes_tags:
+        tokenizer.add_tokens([AddedToken(t, special=False, normalized=False) for t in TAG_TOKENS])
 
     wrapped = PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
@@ -93,6 +96,7 @@ def init_tiny(
     vocab_size: int = 2048,
     seed: int = 0,
     dtype: str = "float32",
+    hermes_tags: bool = True,
 ) -> Path:
     """Write a tiny Hugging Face model folder (tokenizer + Qwen3 random init) to `out_dir` and return its path."""
     import torch
@@ -106,13 +110,8 @@ def init_tiny(
         )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tokenizer = build_tokenizer(format, vocab_size=vocab_size)
+    tokenizer = build_tokenizer(format, vocab_size=vocab_size, hermes_tags=hermes_tags)
     tokenizer.save_pretrained(out)
-    # transformers 5 writes its new class name; the older alias loads in 4.x and 5 alike.
-    config_path = out / "tokenizer_config.json"
-    tokenizer_config = json.loads(config_path.read_text())
-    tokenizer_config["tokenizer_class"] = "PreTrainedTokenizerFast"
-    config_path.write_text(json.dumps(tokenizer_config, indent=2, ensure_ascii=False) + "\n")
 
     fmt = get_format(format)
     eos_id = tokenizer.convert_tokens_to_ids(fmt.eos_token)
@@ -148,6 +147,9 @@ def init_tiny(
     finally:
         if bars:
             hf_logging.enable_progress_bar()
+    from hermes4.train.export import make_portable
+
+    make_portable(out)  # loads in transformers 4.x too
     (out / "hermes4_tiny.json").write_text(
         json.dumps({"format": format, "seed": seed, "vocab_size": vocab_size, "size": asdict(size)}, indent=2) + "\n"
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +18,12 @@ import numpy as np
 import torch
 
 from hermes4.train.batches import PackedBatch, PackedLoader
-from hermes4.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from hermes4.train.checkpoint import latest_checkpoint, load_checkpoint, run_identity, save_checkpoint
 from hermes4.train.config import ARCHITECTURES, ConfigError, TrainConfig
 from hermes4.train.loss import CausalLMLoss
 from hermes4.train.metrics import MetricsSink, ModelShape, Throughput, peak_flops_for
+from hermes4.train.shards import hold_out
+from hermes4.train.vocab import grow_embeddings, grow_state_dict, training_tokenizer
 from hermes4.train.parallel import (
     Distributed,
     apply_parallelism,
@@ -124,24 +127,30 @@ def load_pretrained_shards(model: torch.nn.Module, cfg: TrainConfig, env: Distri
             full.update({f"lm.{k}": v.float() for k, v in load_file(folder / name).items()})
         if model.lm.config.tie_word_embeddings and "lm.lm_head.weight" not in full:
             full["lm.lm_head.weight"] = full["lm.model.embed_tokens.weight"]
+        # Tokens added to a base tokenizer (hermes4.train.vocab): the saved matrices are shorter than the model's.
+        vocab = {module: name for name, module in model.named_modules()}
+        embeddings = [model.lm.get_input_embeddings(), model.lm.get_output_embeddings()]
+        grow_state_dict(full, model.lm.get_input_embeddings().num_embeddings,
+                        tuple(f"{vocab[m]}.weight" for m in embeddings if m in vocab))
     set_model_state_dict(model, full, options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=True))
 
 
 def build_samples(cfg: TrainConfig, env: Distributed, tokenizer: Any) -> Any:
-    """Conversations (a mix, through the chat layer, cached) or a saved tokenized folder -> TokenizedSamples.
+    """Conversations (a mix, through the chat layer) or a tokenized folder -> memory-mapped samples.
 
-    Rank 0 tokenizes first and fills the cache; the other ranks then read the same cache entries."""
+    A mix is tokenized into shard stores under the cache folder by every rank together (or beforehand by
+    `hermes4 tokenize`, then every rank only maps them); no rank holds the tokens in memory."""
     import json
 
-    from hermes4.train.data import TokenizedSamples, TokenizeOptions
-    from hermes4.train.mix import build_mix
+    from hermes4.train.mix import SharedTokenization, build_mix
+    from hermes4.train.shards import SampleView, open_samples
 
     d = cfg.data
     if d.tokenized:
-        samples = TokenizedSamples.load(d.tokenized)
+        samples = open_samples(d.tokenized)
         fits = np.asarray(samples.lengths) <= d.seq_len
         if not fits.all():  # a pre-tokenized folder made for a longer context: drop, count, report
-            samples = samples.select(np.flatnonzero(fits))
+            samples = SampleView(samples, np.flatnonzero(fits))
         if env.is_main:
             report = {"tokenized": d.tokenized, "samples": len(samples), "dropped_overlong": int((~fits).sum()),
                       "tokens": int(samples.num_tokens)}
@@ -149,23 +158,30 @@ def build_samples(cfg: TrainConfig, env: Distributed, tokenizer: Any) -> Any:
         return samples
     if d.mix is None:
         raise ConfigError("train.data: no data; set train.data.mix (conversation sources) or train.data.tokenized")
-    options = TokenizeOptions(format=cfg.model.format, thinking=d.thinking, keep_cots=d.keep_cots,
-                              train_last_turn_only=d.train_last_turn_only, max_length=d.seq_len,
-                              overlong=d.overlong)
-    cache = d.cache_dir or str(Path(cfg.output_dir) / "cache")
     from hermes4.chat import ConversationError
     from hermes4.train.mix import MixError
 
-    for turn in (0, 1):  # rank 0 first, everyone else after it (cache hits)
-        if (env.rank == 0) == (turn == 0):
-            try:
-                samples, report = build_mix(d.mix, tokenizer, options, cache_dir=cache, workers=d.workers)
-            except (MixError, ConversationError) as exc:  # bad data is the user's input: name it, no traceback
-                raise ConfigError(f"train.data: {exc}") from None
-        env.barrier()
+    shared = SharedTokenization(writer=env.rank, writers=env.world_size, barrier=env.barrier)
+    try:
+        samples, report = build_mix(d.mix, tokenizer, tokenize_options(cfg), cache_dir=data_cache_dir(cfg),
+                                    workers=d.workers, shared=shared)
+    except (MixError, ConversationError) as exc:  # bad data is the user's input: name it, no traceback
+        raise ConfigError(f"train.data: {exc}") from None
     if env.is_main:
         (Path(cfg.output_dir) / "data_report.json").write_text(json.dumps(report.to_json(), indent=2))
     return samples
+
+
+def tokenize_options(cfg: TrainConfig) -> Any:
+    from hermes4.train.data import TokenizeOptions
+
+    d = cfg.data
+    return TokenizeOptions(format=cfg.model.format, thinking=d.thinking, keep_cots=d.keep_cots,
+                           train_last_turn_only=d.train_last_turn_only, max_length=d.seq_len, overlong=d.overlong)
+
+
+def data_cache_dir(cfg: TrainConfig) -> str:
+    return cfg.data.cache_dir or str(Path(cfg.output_dir) / "cache")
 
 
 def build_loader(cfg: TrainConfig, env: Distributed, samples: Any, pad_token_id: int) -> PackedLoader:
@@ -200,6 +216,19 @@ def lr_multiplier(step: int, cfg: TrainConfig) -> float:
     return s.min_lr_ratio + (1 - s.min_lr_ratio) * shape
 
 
+def apply_optim_config(optimizer: torch.optim.Optimizer, scheduler: Any, cfg: TrainConfig) -> None:
+    """After a resume: the config's optimizer settings and peak learning rate, not the checkpoint's (loading
+    restores the saved ones), with the schedule of the config from the resumed step on. A resume that changes
+    `optim.lr` or `schedule.steps` then follows the new schedule instead of mixing the old peak with the new shape."""
+    o = cfg.optim
+    scheduler.base_lrs = [o.lr for _ in optimizer.param_groups]
+    scale = lr_multiplier(scheduler.last_epoch, cfg)
+    for index, group in enumerate(optimizer.param_groups):
+        group.update(lr=o.lr * scale, initial_lr=o.lr, betas=o.betas, eps=o.eps,
+                     weight_decay=o.weight_decay if index == 0 else 0.0)
+    scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -226,11 +255,28 @@ def forward_backward(model: torch.nn.Module, micro_batches: list[PackedBatch], e
     return env.sum_over_dp(local_loss_sum), global_count
 
 
+@torch.no_grad()
+def validation_loss(model: torch.nn.Module, held_out: PackedLoader, env: Distributed) -> tuple[float, int]:
+    """Mean token loss over every held-out packed row (each rank its share, summed over ranks); every rank runs the
+    same number of forward passes (an exhausted rank gets padding rows), as FSDP's collectives need."""
+    from hermes4.train.attention import document_attention_kwargs
+
+    model.eval()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=env.device)
+    count = 0
+    for cursor in range(held_out.micro_batches_per_epoch):
+        batch = held_out.batch_at(cursor).to(env.device)
+        loss_sum += model(batch.input_ids, batch.labels, batch.position_ids,
+                          **document_attention_kwargs(batch, model.lm)).double()
+        count += batch.num_supervised_tokens
+    model.train()
+    total = env.sum_over_dp(count)
+    return env.sum_over_dp(loss_sum) / max(total, 1.0), int(total)
+
+
 # ---------------------------------------------------------------------------------------------- train
 
 def train(cfg: TrainConfig, *, env: Distributed | None = None) -> TrainResult:
-    from transformers import AutoTokenizer
-
     env = env or init_distributed(cfg.parallel)
     seed_everything(cfg.seed)
     out = Path(cfg.output_dir)
@@ -239,8 +285,11 @@ def train(cfg: TrainConfig, *, env: Distributed | None = None) -> TrainResult:
         (out / "config.json").write_text(cfg.model_dump_json(indent=2))
 
     # Model, then parallelism in one place (TP -> activation checkpointing -> compile -> FSDP2).
-    tokenizer = AutoTokenizer.from_pretrained(cfg.model.tokenizer or cfg.model.path)
+    tokenizer, added = training_tokenizer(cfg.model.tokenizer or cfg.model.path, cfg.model.format)
     lm, weights_pending = build_model(cfg, env)
+    if (grow_embeddings(lm, len(tokenizer)) or added) and env.is_main:
+        print(f"train: added {len(added)} tokens the tokenizer lacked ({' '.join(added)}); "
+                  f"embeddings now {lm.get_input_embeddings().num_embeddings} rows, new rows at the mean", file=sys.stderr)
     chunked = cfg.loss.chunked == "on" or (cfg.loss.chunked == "auto" and env.device.type == "cuda")
     model = CausalLMLoss(lm, chunk_tokens=cfg.loss.chunk_tokens if chunked else None)
     model = apply_parallelism(model, env, cfg.parallel)
@@ -252,7 +301,14 @@ def train(cfg: TrainConfig, *, env: Distributed | None = None) -> TrainResult:
     # Data, optimizer, schedule.
     accum = cfg.grad_accum_steps(env.dp_size)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    loader = build_loader(cfg, env, build_samples(cfg, env, tokenizer), pad_id)
+    samples = build_samples(cfg, env, tokenizer)
+    held_out = None
+    if cfg.validation.every:
+        v = cfg.validation
+        samples, held_out = hold_out(samples, v.fraction, v.max_samples, cfg.seed)
+        held_out = build_loader(cfg, env, held_out, pad_id)
+    identity = run_identity(cfg, samples.lengths, env.world_size)
+    loader = build_loader(cfg, env, samples, pad_id)
     optimizer = build_optimizer(model, cfg, env.device)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_multiplier(step, cfg))
 
@@ -263,8 +319,9 @@ def train(cfg: TrainConfig, *, env: Distributed | None = None) -> TrainResult:
         latest_checkpoint(ckpt_root) if cfg.checkpoint.resume == "auto" else Path(cfg.checkpoint.resume))
     if resume_from is not None:
         start_step, data_state = load_checkpoint(resume_from, model=model, optimizer=optimizer,
-                                                 scheduler=scheduler, env=env)
+                                                 scheduler=scheduler, env=env, identity=identity)
         loader.load_state_dict(data_state)
+        apply_optim_config(optimizer, scheduler, cfg)
 
     total_steps = cfg.schedule.steps
     shape = ModelShape.from_hf_config(lm.config)
@@ -295,17 +352,20 @@ def train(cfg: TrainConfig, *, env: Distributed | None = None) -> TrainResult:
             doc_sq = env.sum_over_dp(sum(b.attention_flops_terms() for b in micro_batches))
             throughput.add(int(tokens), doc_sq)
             done = step + 1
-            if done % cfg.logging.every == 0 or done == total_steps:
+            validate = held_out is not None and (done % cfg.validation.every == 0 or done == total_steps)
+            if done % cfg.logging.every == 0 or done == total_steps or validate:
                 record = {"step": done, "loss": loss, "lr": lr, "grad_norm": grad_norm, "tokens": int(tokens),
                           "supervised_tokens": int(count), **throughput.read(),
                           "elapsed_s": time.perf_counter() - started, "process_cpu_s": time.process_time()}
+                if validate:
+                    record["val_loss"], record["val_tokens"] = validation_loss(model, held_out, env)
                 if env.device.type == "cuda":
                     record["peak_memory_gib"] = torch.cuda.max_memory_allocated(env.device) / 2**30
                 sink.log(record)
                 throughput.reset()
             if (cfg.checkpoint.every and done % cfg.checkpoint.every == 0) or done == total_steps:
                 save_checkpoint(ckpt_root, done, model=model, optimizer=optimizer, scheduler=scheduler,
-                                data_state=loader.state_dict(), env=env, keep=cfg.checkpoint.keep)
+                                data_state=loader.state_dict(), env=env, keep=cfg.checkpoint.keep, identity=identity)
                 last_saved = done
     finally:
         sink.close()

@@ -8,7 +8,6 @@ import io
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,15 +84,8 @@ def thread_env(run: ResolvedRecipe) -> dict[str, str]:
 def train_command(run: ResolvedRecipe, stage: str) -> tuple[list[str], dict[str, str]]:
     """`python -m hermes4.train CONFIG.json` (one process) or `torchrun --nproc_per_node N -m hermes4.train ...`, where
     CONFIG.json is the stage's resolved training config: the trainer gets the config by value."""
-    launch = run.recipe.launch
     env = {**os.environ, **thread_env(run)}
-    target = [str(run.write_training(stage))]
-    if launch.nproc_per_node > 1:
-        command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-                   f"--nproc_per_node={launch.nproc_per_node}", "-m", "hermes4.train", *target]
-    else:
-        command = [sys.executable, "-m", "hermes4.train", *target]
-    return command, env
+    return run.recipe.launch.torchrun().command(str(run.write_training(stage))), env
 
 
 def metrics_activity(path: Path, total: int, started: float):

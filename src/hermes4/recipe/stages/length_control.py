@@ -50,7 +50,7 @@ class LengthControlStage(Stage):
         return [recipe["length_control"], recipe["launch"]]
 
     def run(self, context: StageContext) -> LengthControlSummary:
-        from hermes4.train.length_control import run_length_control
+        from hermes4.length_control import run_length_control
 
         run, display = context.run, context.display
         lc = run.length_control
