@@ -147,6 +147,9 @@ async def _forge_one(run, forge_run, urls: dict[str, str], folder: Path, display
     finally:
         for llm in {id(v): v for v in llms.values()}.values():
             await llm.aclose()
+    failure = result.failure(forge_run.name)
+    if failure:  # failed walks are retried on a rerun, so the stage must not be marked done (issue 16)
+        raise RuntimeError(f"{failure}; the data stage is not done, rerun to retry the failed walks")
     finals = _export_finals(out)
     info = result.to_json()
     info.update({"out": str(out), "final_jsonl": str(out / "final.jsonl"), "final_records": finals,
