@@ -20,14 +20,31 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def one_line_fault(exc: BaseException) -> str | None:
+    """The one line a command prints for `exc`, when it is a fault the user can act on: a file fault anywhere in
+    its chain (disk full, read-only, not UTF-8: `hermes4.store.describe_fault`) or a store error (already one
+    line naming file and place); None for a bug, which keeps its traceback."""
+    from hermes4.store import StoreError, describe_fault
+
+    fault = describe_fault(exc)
+    if fault is None and isinstance(exc, StoreError):
+        fault = str(exc)
+    return fault
+
+
 def read_text(path: str | None) -> tuple[str, str]:
-    """Read FILE or stdin (`-` or None); returns (text, name used in error messages)."""
-    if path in (None, "-"):
-        return sys.stdin.read(), "<stdin>"
-    p = Path(path)
-    if not p.is_file():
-        raise fail(f"{path}: no such file")
-    return p.read_text(encoding="utf-8"), path
+    """Read FILE or stdin (`-` or None) as UTF-8; returns (text, name used in error messages)."""
+    from hermes4.store import NotUtf8Error, decode_utf8, read_text_file
+
+    try:
+        if path in (None, "-"):
+            return decode_utf8(sys.stdin.buffer.read(), "<stdin>"), "<stdin>"
+        p = Path(path)
+        if not p.is_file():
+            raise fail(f"{path}: no such file")
+        return read_text_file(p), path
+    except NotUtf8Error as exc:
+        raise fail(str(exc)) from None
 
 
 def read_json(path: str | None) -> tuple[Any, str]:

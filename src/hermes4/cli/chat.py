@@ -25,7 +25,9 @@ def _load_tokenizer(path: Path):
 def _read_template(path: Path) -> str:
     if not path.is_file():
         raise fail(f"--template {path}: no such file")
-    return path.read_text(encoding="utf-8")
+    from hermes4.store import read_text_file
+
+    return read_text_file(path)  # not UTF-8: one line naming the byte offset (cli main)
 
 
 def _check_format(format: str) -> None:

@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
     @app.command("eval")
     def eval_(
         task: list[str] | None = typer.Option(None, "--task", help="Benchmarks, comma-separated or repeated: NAME or NAME:key=value (see --list-tasks)."),
-        llm: str | None = typer.Option(None, "--llm", help="http://host:port[/v1] (comma-separated for several), a model folder, or scripted:module:function."),
+        llm: str | None = typer.Option(None, "--llm", help="http://host:port or http://host:port/v1 (comma-separated for several), a model folder, or scripted:module:function."),
         out: Path | None = typer.Option(None, "--out", help="Run folder; rerunning the same command resumes it."),
         thinking: str = typer.Option("both", "--thinking", help="on (reasoning), off (non-reasoning) or both."),
         repeats: int = typer.Option(1, "--repeats", help="Samples per item and mode (accuracy is averaged over them; pass@k where k <= repeats)."),

@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from hermes4.cli._common import fail
+from hermes4.cli._common import fail, one_line_fault
 
 
 def _plan(cfg, world_size: int) -> dict:
@@ -91,6 +91,12 @@ def run_train(config_path: str, *, dry_run: bool = False, world_size: int | None
             shutdown_distributed()
     except ConfigError as exc:
         print(f"hermes4: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        fault = one_line_fault(exc)  # in a torchrun rank nothing above us turns a full disk into one line
+        if fault is None:
+            raise
+        print(f"hermes4: {fault}", file=sys.stderr)
         return 2
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps({"steps": result.steps, "final_loss": result.final_loss,

@@ -120,10 +120,9 @@ def _convert(env: str, key: str, value: str, kind: Any) -> Any:
         raise EnvSpecError(f"env {env!r}: option {key}={value!r} is not a valid {name} ({exc})") from None
 
 
-def get_env(spec: str) -> Env:
-    """The env named by `spec`, e.g. `math:dataset=path.jsonl` or `procedural:tasks=arithmetic+sorting,n=200`."""
-    if isinstance(spec, Env):
-        return spec
+def check_spec(spec: str) -> tuple[str, type[Env], dict[str, Any]]:
+    """The env name, class and typed options of `spec`, without building the env (no dataset is read): what a
+    dry run can check. Raises EnvSpecError for an unknown env, an unknown option or a value of the wrong type."""
     name, raw = parse_spec(spec)
     cls = env_class(name)
     options = env_options(cls)
@@ -133,6 +132,14 @@ def get_env(spec: str) -> Env:
             allowed = ", ".join(sorted(options)) or "(none)"
             raise EnvSpecError(f"env {name!r}: unknown option {key!r}; allowed options: {allowed}")
         kwargs[key] = _convert(name, key, value, options[key][0])
+    return name, cls, kwargs
+
+
+def get_env(spec: str) -> Env:
+    """The env named by `spec`, e.g. `math:dataset=path.jsonl` or `procedural:tasks=arithmetic+sorting,n=200`."""
+    if isinstance(spec, Env):
+        return spec
+    name, cls, kwargs = check_spec(spec)
     try:
         env = cls(**kwargs)
     except (ValueError, TypeError, FileNotFoundError) as exc:

@@ -154,13 +154,14 @@ def build_samples(cfg: TrainConfig, env: Distributed, tokenizer: Any) -> Any:
                               overlong=d.overlong)
     cache = d.cache_dir or str(Path(cfg.output_dir) / "cache")
     from hermes4.chat import ConversationError
+    from hermes4.store import StoreError
     from hermes4.train.mix import MixError
 
     for turn in (0, 1):  # rank 0 first, everyone else after it (cache hits)
         if (env.rank == 0) == (turn == 0):
             try:
                 samples, report = build_mix(d.mix, tokenizer, options, cache_dir=cache, workers=d.workers)
-            except (MixError, ConversationError) as exc:  # bad data is the user's input: name it, no traceback
+            except (MixError, ConversationError, StoreError) as exc:  # bad data (not UTF-8 too) is the user's input: name it, no traceback
                 raise ConfigError(f"train.data: {exc}") from None
         env.barrier()
     if env.is_main:
