@@ -70,3 +70,18 @@ def test_recipe_refuses_to_mark_the_data_stage_done_when_forge_walks_failed(tmp_
         assert outcome.status == "failed"
         assert "forge broken: every walk failed (3 of 3)" in outcome.error
         assert read_marker(run, "data") is None
+
+
+def test_retries_setting_reaches_the_http_client_and_bounds_a_dead_endpoint(tmp_path):
+    from hermes4.cli._common import connect_model
+
+    client = connect_model("http://127.0.0.1:9", retries=0)
+    assert client.max_retries == 0
+    assert connect_model("http://127.0.0.1:9").max_retries == 8  # the client's default when not given
+    # a port nobody listens on: the run gives up (exit 1, one line), it does not retry for minutes
+    proc = _forge_cli("--graph", "default", "--seeds", str(_seeds(tmp_path / "seeds.jsonl", 2)), "--llm", "http://127.0.0.1:9",
+                      "--retries", "0", "--out", str(tmp_path / "out"))
+    assert proc.returncode == 1 and "every walk failed (2 of 2)" in proc.stderr.strip().splitlines()[-1]
+    bad = _forge_cli("--graph", "default", "--seeds", str(tmp_path / "seeds.jsonl"), "--llm", "http://127.0.0.1:9",
+                     "--retries", "-1", "--out", str(tmp_path / "out2"))
+    assert bad.returncode == 2 and bad.stderr.strip() == "hermes4: --retries: must be 0 or more, got -1"

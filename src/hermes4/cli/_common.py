@@ -20,6 +20,23 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+RETRIES_HELP = ("Times a failed request to an http(s) endpoint is retried (with backoff) before the run gives up on "
+                "it; a dead endpoint takes minutes at the default 8, seconds at 0-2. Default: the client's (8).")
+
+
+def connect_model(spec: str, *, retries: int | None = None, **options: Any):
+    """`hermes4.llm.connect` with the shared CLI settings: `--retries` reaches http(s) endpoints (the only ones that
+    retry); the other options are passed as given."""
+    from hermes4.llm import connect
+
+    if retries is not None:
+        if retries < 0:
+            raise fail(f"--retries: must be 0 or more, got {retries}")
+        if spec.strip().startswith(("http://", "https://")):
+            options["max_retries"] = retries
+    return connect(spec, **options)
+
+
 def one_line_fault(exc: BaseException) -> str | None:
     """The one line a command prints for `exc`, when it is a fault the user can act on: a file fault anywhere in
     its chain (disk full, read-only, not UTF-8: `hermes4.store.describe_fault`) or a store error (already one

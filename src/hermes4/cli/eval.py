@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from hermes4.cli._common import fail
+from hermes4.cli._common import RETRIES_HELP, connect_model, fail
 
 
 def _list_tasks() -> None:
@@ -43,6 +43,7 @@ def register(app: typer.Typer) -> None:
         top_k: int = typer.Option(20, "--top-k"),
         name: str | None = typer.Option(None, "--name", help="Column title of this run in reports (default: the model id)."),
         list_tasks: bool = typer.Option(False, "--list-tasks", help="List the benchmarks and their options, then exit."),
+        retries: int | None = typer.Option(None, "--retries", help=RETRIES_HELP),
     ) -> None:
         """Evaluate a model on benchmarks in reasoning and/or non-reasoning mode; scoring overlaps generation."""
         import asyncio
@@ -111,7 +112,7 @@ def register(app: typer.Typer) -> None:
             import os
 
             from hermes4.eval.judge import connect_judge
-            from hermes4.llm import LLMError, connect
+            from hermes4.llm import LLMError
 
             options = {}
             if llm.startswith(("http://", "https://")):
@@ -119,7 +120,7 @@ def register(app: typer.Typer) -> None:
             elif model_id:
                 raise fail("--model: only for http(s) endpoints")
             try:  # before touching --out, so a typo in --llm leaves no folder behind
-                model = connect(llm, **options)
+                model = connect_model(llm, retries=retries, **options)
             except (ValueError, OSError) as exc:
                 raise fail(f"--llm: {exc}") from None
             judge_llm = None

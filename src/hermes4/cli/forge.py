@@ -10,14 +10,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from hermes4.cli._common import fail
+from hermes4.cli._common import RETRIES_HELP, connect_model, fail
 
 
-def _connect(spec: str):
-    from hermes4.llm import connect
-
+def _connect(spec: str, retries: int | None = None):
     try:
-        return connect(spec)
+        return connect_model(spec, retries=retries)
     except (ValueError, OSError) as exc:
         raise fail(f"--llm {spec}: {exc}") from None
 
@@ -47,6 +45,7 @@ def register(app: typer.Typer) -> None:
         n: Annotated[Optional[int], typer.Option(help="walks to run, cycling the seeds when fewer (default: one per seed)", min=1)] = None,
         seed: Annotated[int, typer.Option(help="walk seed: the same seed replays the same paths")] = 0,
         concurrency: Annotated[int, typer.Option(help="walks in flight")] = 64,
+        retries: Annotated[Optional[int], typer.Option(help=RETRIES_HELP)] = None,
     ) -> None:
         """Walk a DataForge graph once per seed passage; final pairs and intermediate steps, exactly once."""
         from hermes4.curate.passages import load_passages
@@ -68,8 +67,8 @@ def register(app: typer.Typer) -> None:
             raise fail(str(exc)) from None
         llms = {}
         if llm:
-            llms["default"] = _connect(llm)
-            llms["judge"] = _connect(judge) if judge else llms["default"]
+            llms["default"] = _connect(llm, retries)
+            llms["judge"] = _connect(judge, retries) if judge else llms["default"]
         try:
             summary = asyncio.run(run_forge(built, passages, out, llms=llms, seed=seed, concurrency=concurrency, walks=n))
         except (StoreError, ValueError) as exc:

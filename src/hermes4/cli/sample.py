@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from hermes4.cli._common import fail
+from hermes4.cli._common import RETRIES_HELP, connect_model, fail
 
 
 def register(app: typer.Typer) -> None:
@@ -27,6 +27,7 @@ def register(app: typer.Typer) -> None:
         temperature: float = typer.Option(0.6, "--temperature"),
         top_p: float = typer.Option(0.95, "--top-p"),
         top_k: int = typer.Option(20, "--top-k"),
+        retries: Optional[int] = typer.Option(None, "--retries", help=RETRIES_HELP),
     ) -> None:
         """Sample groups per item, verify, keep up to --keep distinct correct paths; exactly once across crashes."""
         import asyncio
@@ -68,14 +69,12 @@ def register(app: typer.Typer) -> None:
             console = Console(stderr=True, width=160)
 
         async def main() -> int:
-            from hermes4.llm import connect
-
             try:
                 sampler = Sampler(config)
             except EnvSpecError as exc:
                 raise fail(f"--env: {exc}") from None
             try:  # before touching --out, so a typo in --llm leaves no folder behind
-                model = connect(config.llm)
+                model = connect_model(config.llm, retries=retries)
             except (ValueError, OSError) as exc:
                 raise fail(f"--llm: {exc}") from None
             try:

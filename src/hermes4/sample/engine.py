@@ -181,6 +181,7 @@ class Sampler:
         pending_stored = set(job.stored)  # kept earlier, not reached yet: their slots are reserved
         stored_trajectories = {i: _stored_trajectory(job, record) for i, record in job.stored.items()}
         next_index = 0
+        undecided_misses = 0
         # Walk on while accepts are missing, or while an earlier run's kept sample lies ahead (so the counts
         # match those of an uninterrupted run).
         while next_index < config.group_size and self._abort is None and (
@@ -194,6 +195,8 @@ class Sampler:
                 *(self._stored_outcome(job, i, stored_trajectories[i]) if i in job.stored else self._sample(job, i) for i in indices)
             )
             for outcome in outcomes:  # in sample-index order: the kept set does not depend on timing
+                if counts.accepted < config.keep and outcome.status != "pass":
+                    undecided_misses += 1  # before the decision: what a wave of one would have drawn too
                 counts.add(outcome.status, outcome.tokens)
                 self.live.samples += 1
                 self.live.tokens += outcome.tokens
@@ -222,6 +225,7 @@ class Sampler:
                 if self._write_sample(job, outcome, key):
                     self.live.records_written += 1
         counts.accepted += len(pending_stored)  # kept by an earlier run at indices this one did not reach
+        counts.all_passed = int(counts.samples > 0 and undecided_misses == 0)
         if self._abort is not None or (counts.rollout_errors and counts.accepted < config.keep):
             # The model failed on this item: no ledger entry, so a rerun tries it again.
             self.live.items_incomplete += 1

@@ -55,6 +55,9 @@ class ProceduralEnv(Env):
                 item_id = f"procedural-{task.name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
                 if item_id not in seen:
                     break
+            else:  # a repeated item would be sampled twice and counted once: say so instead
+                raise ValueError(f"procedural: cannot draw {self.n} distinct items of {', '.join(self.tasks)} at "
+                                 f"difficulty {self.difficulty} (item {index + 1} kept repeating); lower n or raise difficulty")
             seen.add(item_id)
             solution = task.solve(params)
             out.append(
