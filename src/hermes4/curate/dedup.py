@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 
 @dataclass
@@ -162,16 +163,18 @@ def _ivf(emb, threshold, order, nprobe, seed, keep, duplicate_of, similarity, bl
         by_cell = np.argsort(flat_cells, kind="stable")
         flat_cells, flat_pos = flat_cells[by_cell], flat_pos[by_cell]
         bounds = np.flatnonzero(np.diff(flat_cells)) + 1
-        for cell, positions in zip(flat_cells[np.r_[0, bounds]].tolist(), np.split(flat_pos, bounds)):
-            rows = kept_in.get(cell)
-            if rows is None or rows.count == 0:
-                continue
-            sims = vecs[positions] @ rows.rows[: rows.count].T
-            arg = sims.argmax(axis=1)
-            top = sims[np.arange(len(positions)), arg]
-            better = top > best[positions]
-            best[positions[better]] = top[better]
-            best_id[positions[better]] = rows.ids[arg[better]]
+        # Many small products: one BLAS thread each (a thread pool's start-up costs more than such a product).
+        with threadpool_limits(1, user_api="blas"):
+            for cell, positions in zip(flat_cells[np.r_[0, bounds]].tolist(), np.split(flat_pos, bounds)):
+                rows = kept_in.get(cell)
+                if rows is None or rows.count == 0:
+                    continue
+                sims = vecs[positions] @ rows.rows[: rows.count].T
+                arg = sims.argmax(axis=1)
+                top = sims[np.arange(len(positions)), arg]
+                better = top > best[positions]
+                best[positions[better]] = top[better]
+                best_id[positions[better]] = rows.ids[arg[better]]
         # 2. Within the block, in preference order, against the block's kept passages that share a cell.
         inner = np.where(_share_a_cell(block_cells), vecs @ vecs.T, -1.0)
         for pos in _greedy_block(ids, inner, best, best_id, threshold, keep, duplicate_of, similarity):
