@@ -104,7 +104,7 @@ def _decode_line(path: Path, lineno: int, raw: bytes, start: int) -> dict[str, A
     try:
         record = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise StoreError(f"{path}:{lineno}: column {exc.colno}: not valid JSON ({exc.msg})") from None
+        raise StoreError(f"{path}:{lineno}: not valid JSON ({exc.msg} at column {exc.colno})") from None
     if not isinstance(record, dict):
         raise StoreError(f"{path}:{lineno}: a record must be a JSON object, got {type(record).__name__}")
     return record
