@@ -11,6 +11,11 @@
 2. Semantic dedup with the built-in hashed embeddings: `exact` (blocked all-pairs) vs `ivf` (k-means cells)
    on N synthetic passages with 10% planted near-duplicates: seconds, removal rate, and the IVF's recall
    of exact's removals. Exact is skipped above --exact-max (it is quadratic: ~40 min at 1M on 2 cores).
+3. Dedup of a near-duplicate cluster (web seeds have boilerplate clusters): --cluster near-copies of one
+   passage among as many distinct ones, ivf vs exact: seconds and peak memory (tracemalloc, numpy included).
+   IVF's memory must stay linear in the passages, not grow with the square of the cluster.
+
+    .venv/bin/python benchmarks/bench_forge.py --walks 0 --dedup '' --cluster 12000
 """
 
 from __future__ import annotations
@@ -135,12 +140,54 @@ def bench_dedup(sizes: list[int], exact_max: int) -> None:
         print(line, flush=True)
 
 
+def cluster_corpus(cluster: int, seed: int = 0) -> list[str]:
+    """`cluster` near-copies of one passage (a word or two changed), then as many distinct passages."""
+    rng = random.Random(seed)
+    vocab = [f"w{i}" for i in range(20000)]
+    base = [rng.choice(vocab) for _ in range(60)]
+    texts = []
+    for _ in range(cluster):
+        words = base[:]
+        words[rng.randrange(len(words))] = rng.choice(vocab)
+        texts.append(" ".join(words))
+    texts += [" ".join(rng.choice(vocab) for _ in range(60)) for _ in range(cluster)]
+    rng.shuffle(texts)
+    return texts
+
+
+def bench_cluster(cluster: int) -> None:
+    import tracemalloc
+
+    import numpy as np
+
+    from hermes4.curate.dedup import semantic_dedup
+    from hermes4.curate.embed import HashedEmbedder
+
+    emb = HashedEmbedder(256).embed(cluster_corpus(cluster))
+    results = {}
+    for index in ("ivf", "exact"):
+        tracemalloc.start()
+        t0 = time.perf_counter()
+        result = semantic_dedup(emb, 0.7, index=index)
+        seconds = time.perf_counter() - t0
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+        results[index] = (result, seconds, peak)
+        print(f"dedup cluster of {cluster:,} + {cluster:,} distinct: {index:<5} {seconds:7.2f} s, peak {peak:8.1f} MiB, "
+              f"removed {result.removed:,}", flush=True)
+    (ivf, ivf_s, ivf_mb), (exact, exact_s, exact_mb) = results["ivf"], results["exact"]
+    agree = int(np.sum(ivf.keep == exact.keep))
+    print(f"  ivf/exact: time {ivf_s / exact_s:.2f}x, peak memory {ivf_mb / exact_mb:.2f}x; same decision for "
+          f"{agree:,} of {len(emb):,} passages")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--walks", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=256)
     parser.add_argument("--dedup", default="100000,1000000", help="comma-separated corpus sizes ('' to skip)")
     parser.add_argument("--exact-max", type=int, default=200_000)
+    parser.add_argument("--cluster", type=int, default=12_000, help="near-duplicate cluster size (0 to skip)")
     args = parser.parse_args()
     if args.walks:
         proc, url = start_server()
@@ -150,6 +197,8 @@ def main() -> None:
             proc.kill()
     if args.dedup:
         bench_dedup([int(x) for x in args.dedup.split(",")], args.exact_max)
+    if args.cluster:
+        bench_cluster(args.cluster)
 
 
 if __name__ == "__main__":

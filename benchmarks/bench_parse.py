@@ -11,6 +11,12 @@ Times are CPU seconds of this process (`time.process_time`): both sides are sing
 shared machine wall time mostly measures the neighbours. It then feeds adversarial inputs (long whitespace runs, runs of `<`, tag prefixes, long escaped strings, deep
 nesting, a broken call that must be skimmed) one character at a time at two sizes: linear work shows as the
 same microseconds per character at both.
+
+Last, batch `parse()` on adversarial whole outputs (`"<tool_call>" * 40000`, a million `<`, 20k well-formed calls)
+beside the same text streamed in 16-character chunks: batch is the same state machine fed everything at once, so
+its cost must match streaming's (ratio near 1), and the half-size row shows it is linear.
+
+    .venv/bin/python benchmarks/bench_parse.py --only-batch
 """
 
 from __future__ import annotations
@@ -168,11 +174,43 @@ def adversarial(sizes: tuple[int, int]) -> None:
         print(f"  {name:<26} {rates[0]:>6.2f} {rates[1]:>6.2f}   growth x{rates[1] / rates[0]:.2f}")
 
 
+WELL_FORMED_CALL = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris", "days": 3}}\n</tool_call>\n'
+BATCH_ADVERSARIAL = {
+    '"<tool_call>" * 40000': lambda scale: "<tool_call>" * int(40_000 * scale),
+    '"<" * 1_000_000': lambda scale: "<" * int(1_000_000 * scale),
+    "20k well-formed calls": lambda scale: WELL_FORMED_CALL * int(20_000 * scale),
+}
+
+
+def batch_vs_stream() -> None:
+    """Whole adversarial outputs parsed in one call vs streamed in 16-char chunks, at half and full size."""
+    print("\nbatch parse() vs streaming (16-char chunks), CPU seconds")
+    print(f"  {'input':<24} {'chars':>9} | {'batch s':>8} | {'stream s':>8} | {'batch/stream':>12}")
+    for name, build in BATCH_ADVERSARIAL.items():
+        for scale in (0.5, 1.0):
+            text = build(scale)
+            start = time.process_time()
+            batch = parse(text)
+            batch_s = time.process_time() - start
+            start = time.process_time()
+            parser = StreamParser()
+            for i in range(0, len(text), 16):
+                parser.feed(text[i : i + 16])
+            streamed = parser.finish()[1]
+            stream_s = time.process_time() - start
+            assert streamed == batch, "stream must equal batch"
+            print(f"  {name:<24} {len(text):>9} | {batch_s:>8.2f} | {stream_s:>8.2f} | {batch_s / stream_s:>11.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="2000,8000,32000")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--only-batch", action="store_true", help="run only the batch-vs-streaming adversarial section")
     args = ap.parse_args()
+    if args.only_batch:
+        batch_vs_stream()
+        return
     print(f"{'tokens':>7} {'chars':>7} | {'ours s':>8} {'us/tok':>7} | {'reparse s':>9} {'us/tok':>8} | {'ratio':>7}")
     for size in (int(s) for s in args.sizes.split(",")):
         text = make_output(size)
@@ -198,6 +236,7 @@ def main() -> None:
             f"{best_peer / n * 1e6:>8.1f} | {best_peer / best_ours:>6.1f}x"
         )
     adversarial((25_000, 100_000))
+    batch_vs_stream()
 
 
 if __name__ == "__main__":

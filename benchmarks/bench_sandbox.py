@@ -59,6 +59,7 @@ def main() -> None:
     programs = [PROGRAMS[i % len(PROGRAMS)] for i in range(args.runs)]
     isolation = run_sandboxed_python("pass", limits=limits).isolation
     print(f"isolation: netns={isolation.network_namespace} pidns={isolation.pid_namespace} "
+          f"ipcns={isolation.ipc_namespace} "
           f"mntns={isolation.mount_namespace} uid={isolation.uid} notes={isolation.notes}")
 
     # same outputs first, so both sides do the same work

@@ -49,6 +49,8 @@ def conversations(draw):
             calls = draw(st.none() | tool_calls())
             if calls:
                 assistant["tool_calls"] = calls
+            elif assistant["content"] is None:
+                assistant["content"] = ""  # null content needs tool_calls (a null turn is refused)
             messages.append(assistant)
             if calls:
                 for call in calls[: draw(st.integers(1, len(calls)))]:

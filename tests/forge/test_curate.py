@@ -92,7 +92,7 @@ def test_load_formats_and_bad_dates(tmp_path):
     assert [(p.id, p.date) for p in load_passages(good)] == [("7", "2024-05-01"), ("1", "2023-01-01")]
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "x", "date": "last tuesday"}\n')
-    with pytest.raises(ValueError, match="record 0: date: 'last tuesday' is not a date"):
+    with pytest.raises(ValueError, match="record 1: date: 'last tuesday' is not a date"):
         load_passages(bad)
 
 

@@ -104,3 +104,16 @@ def test_invalid_schema_is_a_clear_error() -> None:
 def test_json_path() -> None:
     assert json_path([]) == "$"
     assert json_path(["a", 0, "b c", "_x1"]) == '$.a[0]["b c"]._x1'
+
+
+def test_email_format_needs_a_local_part_and_a_dotted_domain():
+    # Issue 16: jsonschema checks "email" as "contains an @", so the json_schema env accepted "@" as an email.
+    from hermes4.envs.json_schema import validate as env_validate
+    from hermes4.parse.jsontools import validate as parse_validate
+
+    schema = {"type": "object", "properties": {"email": {"type": "string", "format": "email"}}}
+    for bad in ["@", "a@", "@b.c", "a@b", "a@@b.c", "a b@c.d"]:
+        assert env_validate({"email": bad}, schema), bad
+        assert parse_validate({"email": bad}, schema), bad
+    for good in ["a@b.c", "first.last+tag@mail.example.org"]:
+        assert env_validate({"email": good}, schema) == [] and parse_validate({"email": good}, schema) == []

@@ -306,3 +306,16 @@ async def test_progress_renders_on_a_terminal_and_as_log_lines(tmp_path):
         if terminal:
             assert "20/20" in text
     assert status_line(result.live, "items").startswith("items 20/20 · samples 40 · accept 100.0%")
+
+
+async def test_all_passed_items_do_not_depend_on_the_wave_size(tmp_path):
+    # Issue 16: with a wave of the whole group, samples drawn after `keep` was reached (and that failed) made an
+    # item count as not all-passed; with the default wave (what is still needed) the same item counted as all-passed.
+    summaries = []
+    for wave in (None, 1, 8):
+        cfg = config(tmp_path / f"wave-{wave}", wave_size=wave)
+        result = await run(cfg, script=make_script(error_rate=0.3))
+        summaries.append(result.summary[ENV])
+    assert len({s["all_passed_items"] for s in summaries}) == 1, [s["all_passed_items"] for s in summaries]
+    assert {s["solved"] for s in summaries} == {summaries[0]["solved"]}
+    assert 0 < summaries[0]["all_passed_items"] < 20

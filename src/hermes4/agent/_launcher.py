@@ -12,9 +12,14 @@ Shape of the process tree:
 The launcher unshares the namespaces and forks init, which sets up the mounts and forks the
 program; the program applies limits and credentials, writes a JSON line describing the isolation
 it got to the report pipe, and execs Python. Init waits for it and writes how it ended (exit code
-or signal) to the report pipe; its exit makes the kernel kill whatever is left in the namespace.
-The launcher then SIGKILLs its whole process group (itself included), which reaches leftovers
-where no pid namespace was granted.
+or signal, and the CPU seconds it used) to the report pipe; its exit makes the kernel kill whatever is left in the
+namespace. The launcher then SIGKILLs its whole process group (itself included), which reaches leftovers where no
+pid namespace was granted.
+
+When the caller dies (even by SIGKILL) nothing may run on: the launcher asks for SIGTERM at its parent's death and,
+on it, kills init (which takes the namespace down), removes the caller's run directory (which the dead caller can
+no longer clean) and kills its group. Init asks for SIGKILL at the launcher's death, since PDEATHSIG is not
+inherited across fork.
 """
 
 from __future__ import annotations
@@ -23,11 +28,13 @@ import ctypes
 import json
 import os
 import resource
+import shutil
 import signal
 import stat
 import sys
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
@@ -86,7 +93,9 @@ def _write_file(path: str, text: str) -> None:
 
 def enter_namespaces(config: dict, isolation: dict) -> None:
     """Unshare what the OS allows; record each namespace obtained in `isolation`."""
-    wanted = [(CLONE_NEWNS, "mount_namespace"), (CLONE_NEWPID, "pid_namespace")]
+    # An IPC namespace: SysV shared memory and message queues die with the run and are never shared with the
+    # host or another run (POSIX ones live in /dev/shm, which is a private tmpfs already).
+    wanted = [(CLONE_NEWNS, "mount_namespace"), (CLONE_NEWPID, "pid_namespace"), (CLONE_NEWIPC, "ipc_namespace")]
     if not config["network"]:
         wanted.append((CLONE_NEWNET, "network_namespace"))
     all_flags = 0
@@ -320,7 +329,7 @@ def init(config: dict, isolation: dict, report: int) -> None:
         os._exit(127)
     while True:
         try:
-            _, status = os.waitpid(pid, 0)
+            _, status, usage = os.wait4(pid, 0)
             break
         except InterruptedError:
             continue
@@ -328,6 +337,8 @@ def init(config: dict, isolation: dict, report: int) -> None:
         outcome = {"signal": os.WTERMSIG(status)}
     else:
         outcome = {"exit": os.WEXITSTATUS(status)}
+    # The CPU it used tells a SIGKILL at RLIMIT_CPU's hard limit (a program that ignored SIGXCPU) from any other.
+    outcome["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 3)
     os.write(report, (json.dumps(outcome) + "\n").encode())
 
 
@@ -351,21 +362,47 @@ def program(config: dict, isolation: dict, report: int, uid: int | None) -> None
     os.execve(config["python"], config["argv"], config["env"])
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(sig: int = signal.SIGKILL) -> bool:
     try:
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        prctl(PR_SET_PDEATHSIG, sig)
+        return True
     except OSError:
-        pass  # not Linux: the parent's wall-clock kill is the only guard
+        return False  # not Linux: the parent's wall-clock kill is the only guard
+
+
+class _Watchdog:
+    """The launcher's duty when its caller dies: take the program down and remove the caller's run directory."""
+
+    def __init__(self, rundir: str) -> None:
+        self.init_pid: int | None = None
+        # Opened before any mount namespace: removing through this descriptor sees the host's directory, not the
+        # tmpfs mounted over its `work` inside the namespace.
+        self._parent_fd = os.open(os.path.dirname(rundir), os.O_RDONLY | os.O_DIRECTORY)
+        self._name = os.path.basename(rundir)
+
+    def on_caller_death(self, _signum: int = 0, _frame: object = None) -> None:
+        if self.init_pid is not None:
+            try:
+                os.kill(self.init_pid, signal.SIGKILL)
+                os.waitpid(self.init_pid, 0)  # init of a pid namespace is reaped only once the namespace is empty
+            except OSError:
+                pass
+        shutil.rmtree(self._name, dir_fd=self._parent_fd, ignore_errors=True)
+        os.killpg(0, signal.SIGKILL)  # leftovers where no pid namespace was granted, and the launcher itself
 
 
 def main() -> None:
     config = json.loads(sys.argv[1])
     report = config["report_fd"]
     os.set_inheritable(report, False)  # the program's exec closes it
-    _die_with_parent()  # if the parent dies, the sandbox goes with it
+    watchdog = _Watchdog(config["rundir"])
+    signal.signal(signal.SIGTERM, watchdog.on_caller_death)
+    if _die_with_parent(signal.SIGTERM) and os.getppid() != config["caller_pid"]:
+        watchdog.on_caller_death()  # the caller died before PDEATHSIG was armed
     isolation = {
         "network_namespace": False,
         "pid_namespace": False,
+        "ipc_namespace": False,
         "mount_namespace": False,
         "user_namespace": False,
         "private_tmp": [],
@@ -377,14 +414,21 @@ def main() -> None:
         "notes": [],
     }
     enter_namespaces(config, isolation)
+    # SIGTERM waits until init is forked and armed, so the watchdog always knows init's pid or init dies with us.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     pid = os.fork()
     if pid == 0:
         try:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            _die_with_parent()
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
             init(config, isolation, report)
         except BaseException as exc:  # noqa: BLE001 - any setup failure must reach the parent, then exit
             os.write(report, (json.dumps({"setup_error": f"{type(exc).__name__}: {exc}"}) + "\n").encode())
             os._exit(127)
         os._exit(0)
+    watchdog.init_pid = pid
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     os.waitpid(pid, 0)
     os.killpg(0, signal.SIGKILL)  # whatever the program left in our group, and the launcher itself
 

@@ -13,7 +13,8 @@ What the sandbox gives, layer by layer (what a run actually got is in `SandboxRe
   `RLIMIT_NPROC`, `RLIMIT_NOFILE`, `RLIMIT_CORE=0`. RLIMIT_NPROC counts every task of the uid
   and root ignores it; when the program shares the caller's uid, the caller's current task count
   is added to `max_processes`.
-* **Linux, parent is root** (or has CAP_SYS_ADMIN): new network, pid and mount namespaces.
+* **Linux, parent is root** (or has CAP_SYS_ADMIN): new network, pid, IPC and mount namespaces.
+  IPC: SysV shared memory segments and message queues are the run's own and vanish with it.
   No network: the namespace holds only a loopback interface that is down, so every `connect`
   fails, including to services on the host's 127.0.0.1. Pid namespace: a small init (pid 1)
   waits for the program (pid 2); the program sees only these processes (a private `/proc`),
@@ -36,6 +37,8 @@ What the sandbox gives, layer by layer (what a run actually got is in `SandboxRe
   the caller's uid and can read and write every file the caller can outside the private mounts.
   Where user namespaces are refused too, only the "always" layer applies: the network is open,
   `/tmp` is shared, and a process that calls `setsid` can outlive the run.
+* **The caller dies** (even SIGKILL, Linux): the launcher gets SIGTERM by PDEATHSIG, kills the program's tree and
+  removes the run directory; init dies with the launcher.
 * **Not Linux** (macOS): the "always" layer only (macOS does not enforce RLIMIT_AS).
 
 What it never gives: protection against kernel exploits, syscall filtering (no seccomp), limits
@@ -101,6 +104,7 @@ class SandboxIsolation(BaseModel):
 
     network_namespace: bool = False
     pid_namespace: bool = False
+    ipc_namespace: bool = False
     mount_namespace: bool = False
     user_namespace: bool = False
     private_tmp: list[str] = Field(default_factory=list)
@@ -188,6 +192,8 @@ class _Run:
             "reveal": reveal,
             "report_fd": self.report_write,
             "mode": mode,
+            "rundir": self.rundir,  # the launcher removes it if this process dies before cleanup()
+            "caller_pid": os.getpid(),
         }
         self.argv = [sys.executable, "-I", "-S", str(_LAUNCHER), json.dumps(config)]
         self.stdout = _Capture(limits.output_bytes)
@@ -223,7 +229,7 @@ class _Run:
             detail = f"wall time limit of {self.limits.wall_s:g}s exceeded"
         elif "exit" in report or "signal" in report:
             exit_code = report["exit"] if "exit" in report else -report["signal"]
-            status, detail = _classify(exit_code, stderr, self.limits)
+            status, detail = _classify(exit_code, stderr, self.limits, report.get("cpu_s"))
         elif "isolation" not in report:
             raise SandboxError(f"sandbox launcher failed before starting the program: {stderr.strip()[-2000:]}")
         else:
@@ -301,13 +307,16 @@ def _parse_report(data: bytes) -> dict:
     return report
 
 
-def _classify(exit_code: int, stderr: str, limits: SandboxLimits) -> tuple[SandboxStatus, str]:
+def _classify(exit_code: int, stderr: str, limits: SandboxLimits, cpu_s: float | None) -> tuple[SandboxStatus, str]:
     if exit_code == 0:
         return "ok", ""
     if exit_code < 0:
         number = -exit_code
         if number == signal.SIGXCPU:
             return "timeout", f"cpu time limit of {limits.cpu_s}s exceeded (SIGXCPU)"
+        if number == signal.SIGKILL and cpu_s is not None and cpu_s >= limits.cpu_s:
+            # RLIMIT_CPU's hard limit: a program that ignored (or handled) SIGXCPU is killed a second later
+            return "timeout", f"cpu time limit of {limits.cpu_s}s exceeded (SIGXCPU ignored, then SIGKILL)"
         if _MEMORY_ERROR.search(stderr[-4000:]):
             return "memory_limit", f"out of memory (limit {limits.memory_mb} MiB), killed by {_signal_name(number)}"
         return "killed", f"killed by {_signal_name(number)}"

@@ -33,7 +33,7 @@ class FunctionCall(BaseModel):
             try:
                 value = json.loads(value)
             except json.JSONDecodeError as exc:
-                raise ValueError(f"arguments are not valid JSON ({exc.msg} at char {exc.pos})") from None
+                raise ValueError(f"arguments are not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
         if not isinstance(value, dict):
             raise ValueError(f"arguments must be a JSON object, got {type(value).__name__}")
         return value
@@ -165,6 +165,9 @@ class Conversation(BaseModel):
                     raise ValueError(f"messages[{index}]: a tool message must follow an assistant message with tool_calls")
             elif message.role == "assistant":
                 open_calls = bool(message.tool_calls)
+                if message.content is None and not open_calls:
+                    # served, rendered or trained, such a turn would teach an empty answer
+                    raise ValueError(f"messages[{index}]: an assistant message needs content or tool_calls (both are null)")
             else:
                 open_calls = False
             if message.role != "assistant" and (message.tool_calls or message.reasoning_content is not None):

@@ -14,6 +14,7 @@ import sys
 import typer
 
 from hermes4.cli._common import UsageFailure
+from hermes4.store import one_line_fault
 
 app = typer.Typer(
     name="hermes4",
@@ -47,4 +48,10 @@ def main() -> None:
         app()
     except UsageFailure as exc:  # bad input: one line naming what and where, exit 2, no traceback
         print(f"hermes4: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except Exception as exc:
+        fault = one_line_fault(exc)  # a full disk, a read-only folder, a non-UTF-8 file: the same in every command
+        if fault is None:
+            raise
+        print(f"hermes4: {fault}", file=sys.stderr)
         sys.exit(2)

@@ -20,14 +20,39 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+RETRIES_HELP = ("Times a failed request to an http(s) endpoint is retried (with backoff) before the run gives up on "
+                "it; a dead endpoint takes minutes at the default 8, seconds at 0-2. Default: the client's (8).")
+
+
+def retry_options(spec: str, retries: int | None) -> dict[str, Any]:
+    """The client options of the shared `--retries` setting: it reaches http(s) endpoints (the only ones that retry)."""
+    if retries is None:
+        return {}
+    if retries < 0:
+        raise fail(f"--retries: must be 0 or more, got {retries}")
+    return {"max_retries": retries} if spec.strip().startswith(("http://", "https://")) else {}
+
+
+def connect_model(spec: str, *, retries: int | None = None, **options: Any):
+    """`hermes4.llm.connect` with the shared CLI settings (`--retries`); the other options are passed as given."""
+    from hermes4.llm import connect
+
+    return connect(spec, **options, **retry_options(spec, retries))
+
+
 def read_text(path: str | None) -> tuple[str, str]:
-    """Read FILE or stdin (`-` or None); returns (text, name used in error messages)."""
-    if path in (None, "-"):
-        return sys.stdin.read(), "<stdin>"
-    p = Path(path)
-    if not p.is_file():
-        raise fail(f"{path}: no such file")
-    return p.read_text(encoding="utf-8"), path
+    """Read FILE or stdin (`-` or None) as UTF-8; returns (text, name used in error messages)."""
+    from hermes4.store import NotUtf8Error, decode_utf8, read_text_file
+
+    try:
+        if path in (None, "-"):
+            return decode_utf8(sys.stdin.buffer.read(), "<stdin>"), "<stdin>"
+        p = Path(path)
+        if not p.is_file():
+            raise fail(f"{path}: no such file")
+        return read_text_file(p), path
+    except NotUtf8Error as exc:
+        raise fail(str(exc)) from None
 
 
 def read_json(path: str | None) -> tuple[Any, str]:
@@ -45,7 +70,3 @@ def stderr_console() -> Any:
 
     console = Console(stderr=True)
     return console if console.is_terminal else Console(stderr=True, width=160)
-def not_utf8(name: str, exc: UnicodeDecodeError) -> typer.Exit:
-    """The one-line error for a file that is not UTF-8, naming the first bad byte's offset."""
-    bad = exc.object[exc.start : exc.start + 1]
-    return fail(f"{name}: not UTF-8: byte {exc.start} is 0x{bad.hex()} ({exc.reason})")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from hermes4.cli._common import fail, not_utf8, read_json
+from hermes4.cli._common import fail, read_json
 
 
 def _load_tokenizer(path: Path):
@@ -25,10 +25,9 @@ def _load_tokenizer(path: Path):
 def _read_template(path: Path) -> str:
     if not path.is_file():
         raise fail(f"--template {path}: no such file")
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise not_utf8(f"--template {path}", exc) from None
+    from hermes4.store import read_text_file
+
+    return read_text_file(path)  # not UTF-8: one line naming the byte offset (cli main)
 
 
 def _check_format(format: str) -> None:
@@ -57,10 +56,7 @@ def register(app: typer.Typer) -> None:
         _check_format(format)
         if as_json and tokenizer_dir is None:
             raise fail("--json: needs --tokenizer DIR to compute input_ids and loss_mask")
-        try:
-            data, name = read_json(file)
-        except UnicodeDecodeError as exc:
-            raise not_utf8(file or "<stdin>", exc) from None
+        data, name = read_json(file)
         try:
             conversation = Conversation.parse(data)
         except ConversationError as exc:

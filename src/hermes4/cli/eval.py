@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from hermes4.cli._common import fail, stderr_console
+from hermes4.cli._common import RETRIES_HELP, fail, retry_options, stderr_console
 
 
 def _list_tasks() -> None:
@@ -24,6 +24,7 @@ def register(app: typer.Typer) -> None:
     def eval_(
         task: list[str] | None = typer.Option(None, "--task", help="Benchmarks, comma-separated or repeated: NAME or NAME:key=value (see --list-tasks)."),
         llm: str | None = typer.Option(None, "--llm", help="http://host:port or http://host:port/v1 (comma-separated for several), a model folder, or scripted:module:function."),
+        retries: int | None = typer.Option(None, "--retries", help=RETRIES_HELP),
         out: Path | None = typer.Option(None, "--out", help="Run folder; rerunning the same command resumes it."),
         thinking: str = typer.Option("both", "--thinking", help="on (reasoning), off (non-reasoning) or both."),
         repeats: int = typer.Option(1, "--repeats", help="Samples per item and mode (accuracy is averaged over them; pass@k where k <= repeats)."),
@@ -105,9 +106,9 @@ def register(app: typer.Typer) -> None:
         async def main() -> int:
             import os
 
-            options = {}
+            options = retry_options(llm, retries)
             if llm.startswith(("http://", "https://")):
-                options = {"model": model_id, "api_key": os.environ.get(api_key_env) or None}
+                options |= {"model": model_id, "api_key": os.environ.get(api_key_env) or None}
             elif model_id:
                 raise fail("--model: only for http(s) endpoints")
             live = EvalCounters()

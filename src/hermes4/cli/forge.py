@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from hermes4.cli._common import fail
+from hermes4.cli._common import RETRIES_HELP, connect_model, fail
 
 
-def _connect(spec: str):
-    from hermes4.llm import connect
-
+def _connect(spec: str, retries: int | None = None):
     try:
-        return connect(spec)
+        return connect_model(spec, retries=retries)
     except (ValueError, OSError) as exc:
         raise fail(f"--llm {spec}: {exc}") from None
 
@@ -43,9 +42,10 @@ def register(app: typer.Typer) -> None:
         seeds: Annotated[Optional[str], typer.Option(help="seed passages (JSONL/Parquet/datasets/.txt folder)")] = None,
         llm: Annotated[Optional[str], typer.Option(help="model for the nodes: URL(s), model folder or scripted:mod:fn")] = None,
         judge: Annotated[Optional[str], typer.Option(help="model for the judge (default: --llm)")] = None,
-        n: Annotated[Optional[int], typer.Option(help="walks to run (default: one per seed)")] = None,
+        n: Annotated[Optional[int], typer.Option(help="walks to run, cycling the seeds when fewer (default: one per seed)", min=1)] = None,
         seed: Annotated[int, typer.Option(help="walk seed: the same seed replays the same paths")] = 0,
         concurrency: Annotated[int, typer.Option(help="walks in flight")] = 64,
+        retries: Annotated[Optional[int], typer.Option(help=RETRIES_HELP)] = None,
     ) -> None:
         """Walk a DataForge graph once per seed passage; final pairs and intermediate steps, exactly once."""
         from hermes4.curate.passages import load_passages
@@ -65,14 +65,13 @@ def register(app: typer.Typer) -> None:
                 raise fail("give --seeds PATH, or --n N for a graph that does not read passages")
         except (GraphError, StoreError, ValueError) as exc:
             raise fail(str(exc)) from None
-        passages = passages[:n] if n is not None else passages
         llms = {}
         if llm:
-            llms["default"] = _connect(llm)
-            llms["judge"] = _connect(judge) if judge else llms["default"]
+            llms["default"] = _connect(llm, retries)
+            llms["judge"] = _connect(judge, retries) if judge else llms["default"]
         try:
-            summary = asyncio.run(run_forge(built, passages, out, llms=llms, seed=seed, concurrency=concurrency))
-        except StoreError as exc:
+            summary = asyncio.run(run_forge(built, passages, out, llms=llms, seed=seed, concurrency=concurrency, walks=n))
+        except (StoreError, ValueError) as exc:
             raise fail(str(exc)) from None
         s = summary
         print(
@@ -82,6 +81,9 @@ def register(app: typer.Typer) -> None:
         )
         for failure in s.failures[:5]:
             print(f"  failed: {failure}")
+        if s.all_failed:  # nothing came of this run: a broken teacher or graph must not look like success
+            print(f"hermes4: {s.failure(built.name)}", file=sys.stderr)
+            raise typer.Exit(code=1)
 
     @app.command()
     def taxonomy(

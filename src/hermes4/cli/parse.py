@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from hermes4.cli._common import fail, not_utf8, read_text
+from hermes4.cli._common import fail, read_text
 
 
 def stream_chunks(text: str, spec: str) -> list[str]:
@@ -45,10 +45,7 @@ def register(app: typer.Typer) -> None:
 
         if stream is not None:
             stream_chunks("", stream)  # reject a bad SPEC before reading any input
-        try:
-            text, _ = read_text(file)
-        except UnicodeDecodeError as exc:
-            raise not_utf8(file or "<stdin>", exc) from None
+        text, _ = read_text(file)  # not UTF-8: one line naming the byte offset
         if stream is None:
             result = parse(text, reasoning_started=reasoning_started, tools_in_reasoning=tools_in_reasoning).summary()
         else:

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from hermes4.cli._common import fail, stderr_console
+from hermes4.cli._common import RETRIES_HELP, fail, retry_options, stderr_console
 
 
 def register(app: typer.Typer) -> None:
@@ -27,6 +27,7 @@ def register(app: typer.Typer) -> None:
         temperature: float = typer.Option(0.6, "--temperature"),
         top_p: float = typer.Option(0.95, "--top-p"),
         top_k: int = typer.Option(20, "--top-k"),
+        retries: Optional[int] = typer.Option(None, "--retries", help=RETRIES_HELP),
     ) -> None:
         """Sample groups per item, verify, keep up to --keep distinct correct paths; exactly once across crashes."""
         import asyncio
@@ -68,7 +69,7 @@ def register(app: typer.Typer) -> None:
             live = LiveCounters()
             try:
                 async with show_progress(live, console, label="sample", unit="items"):
-                    result = await run_sample(config, live=live)
+                    result = await run_sample(config, live=live, llm_options=retry_options(config.llm, retries))
             except EnvSpecError as exc:
                 raise fail(f"--env: {exc}") from None
             except EndpointError as exc:

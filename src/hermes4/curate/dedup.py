@@ -8,6 +8,8 @@ preferred one survives. Two ways to find neighbours:
 - `ivf`: passages are assigned to their `nprobe` nearest of ~sqrt(N) k-means cells and compared only
   with kept passages in those cells; the similarity itself is still exact. Much faster on millions of
   passages; near-duplicates share cells, so recall is high (measured against `exact` in benchmarks).
+  Memory is linear in the passages: each cell stores only its kept vectors, so a cluster of near-duplicates
+  (web boilerplate) costs one kept row, not the square of its size.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 
 @dataclass
@@ -73,24 +76,30 @@ def _exact(emb, threshold, order, block, keep, duplicate_of, similarity) -> None
             arg = sims.argmax(axis=1)
             best = sims[np.arange(len(ids)), arg]
             best_id = kept_ids[arg]
-        inner = vecs @ vecs.T
-        accepted: list[int] = []  # positions within the block kept so far
-        for pos in range(len(ids)):
-            if accepted:
-                row = inner[pos, accepted]
-                j = int(row.argmax())
-                if row[j] > best[pos]:
-                    best[pos], best_id[pos] = row[j], ids[accepted[j]]
-            gid = ids[pos]
-            similarity[gid] = max(best[pos], 0.0)
-            if best[pos] >= threshold:
-                duplicate_of[gid] = best_id[pos]
-            else:
-                keep[gid] = True
-                accepted.append(pos)
+        accepted = _greedy_block(ids, vecs @ vecs.T, best, best_id, threshold, keep, duplicate_of, similarity)
         kept_rows[count : count + len(accepted)] = vecs[accepted]
         kept_ids[count : count + len(accepted)] = ids[accepted]
         count += len(accepted)
+
+
+def _greedy_block(ids, inner, best, best_id, threshold, keep, duplicate_of, similarity) -> list[int]:
+    """Decide one block in preference order: `best`/`best_id` hold each row's closest earlier kept passage outside
+    the block, `inner` the similarities within it (-1 where not compared). Returns the positions kept."""
+    accepted: list[int] = []
+    for pos in range(len(ids)):
+        if accepted:
+            row = inner[pos, accepted]
+            j = int(row.argmax())
+            if row[j] > best[pos]:
+                best[pos], best_id[pos] = row[j], ids[accepted[j]]
+        gid = ids[pos]
+        similarity[gid] = max(best[pos], 0.0)
+        if best[pos] >= threshold:
+            duplicate_of[gid] = best_id[pos]
+        else:
+            keep[gid] = True
+            accepted.append(pos)
+    return accepted
 
 
 def _kmeans(emb: np.ndarray, k: int, seed: int, iterations: int = 8, sample: int = 65536) -> np.ndarray:
@@ -107,47 +116,81 @@ def _kmeans(emb: np.ndarray, k: int, seed: int, iterations: int = 8, sample: int
     return centroids
 
 
+class _CellRows:
+    """The kept vectors of one IVF cell, contiguous and growing by doubling (only kept passages are stored)."""
+
+    __slots__ = ("ids", "rows", "count")
+
+    def __init__(self, dim: int) -> None:
+        self.rows = np.empty((4, dim), dtype=np.float32)
+        self.ids = np.empty(4, dtype=np.int64)
+        self.count = 0
+
+    def add(self, gid: int, vec: np.ndarray) -> None:
+        if self.count == len(self.ids):
+            self.rows = np.concatenate([self.rows, np.empty_like(self.rows)])
+            self.ids = np.concatenate([self.ids, np.empty_like(self.ids)])
+        self.rows[self.count] = vec
+        self.ids[self.count] = gid
+        self.count += 1
+
+
 def _ivf(emb, threshold, order, nprobe, seed, keep, duplicate_of, similarity, block: int = 2048) -> None:
-    n = len(emb)
+    """The greedy pass of `_exact`, with neighbours looked up only among kept passages sharing a cell.
+
+    Memory is linear in the passages: each cell holds its kept vectors (a near-duplicate cluster keeps one), and
+    a block's own pairs are one block x block matrix; no pair list grows with the square of a cluster.
+    """
+    n, dim = emb.shape
     k = max(1, min(n, int(np.sqrt(n))))
     centroids = _kmeans(emb, k, seed)
     nprobe = min(nprobe, k)
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n)
     cells = np.empty((n, nprobe), dtype=np.int64)
     for start in range(0, n, 8192):
         scores = emb[start : start + 8192] @ centroids.T
         cells[start : start + 8192] = np.argpartition(-scores, nprobe - 1, axis=1)[:, :nprobe]
+    kept_in: dict[int, _CellRows] = {}
 
-    # 1. Every pair at or above the threshold that shares a cell, as (later, earlier) in preference order,
-    #    found with one matrix product per block of a cell; the best similarity below it, for the report.
-    flat_cells = cells.ravel()
-    flat_items = np.repeat(np.arange(n), nprobe)
-    by_cell = np.lexsort((rank[flat_items], flat_cells))  # cell, then preference rank within the cell
-    flat_cells, flat_items = flat_cells[by_cell], flat_items[by_cell]
-    bounds = np.flatnonzero(np.diff(flat_cells)) + 1
-    pairs: dict[int, dict[int, float]] = {}
-    below = np.zeros(n, dtype=np.float32)
-    for members in np.split(flat_items, bounds):
-        for lo in range(0, len(members), block):
-            rows = members[lo : lo + block]
-            cols = members[: lo + len(rows)]
-            sims = emb[rows] @ emb[cols].T
-            earlier = np.arange(len(cols))[None, :] < (lo + np.arange(len(rows)))[:, None]
-            close = earlier & (sims >= threshold)
-            under = np.where(earlier & ~close, sims, 0.0).max(axis=1, initial=0.0)
-            np.maximum.at(below, rows, under.astype(np.float32))
-            for r, c in zip(*np.nonzero(close)):
-                pairs.setdefault(int(rows[r]), {})[int(cols[c])] = float(sims[r, c])
+    for start in range(0, n, block):
+        ids = order[start : start + block]
+        vecs = emb[ids]
+        block_cells = cells[ids]
+        best = np.full(len(ids), -1.0, dtype=np.float32)
+        best_id = np.full(len(ids), -1, dtype=np.int64)
+        # 1. Against passages kept by earlier blocks: one matrix product per cell this block touches.
+        flat_cells = block_cells.ravel()
+        flat_pos = np.repeat(np.arange(len(ids)), nprobe)
+        by_cell = np.argsort(flat_cells, kind="stable")
+        flat_cells, flat_pos = flat_cells[by_cell], flat_pos[by_cell]
+        bounds = np.flatnonzero(np.diff(flat_cells)) + 1
+        # Many small products: one BLAS thread each (a thread pool's start-up costs more than such a product).
+        with threadpool_limits(1, user_api="blas"):
+            for cell, positions in zip(flat_cells[np.r_[0, bounds]].tolist(), np.split(flat_pos, bounds)):
+                rows = kept_in.get(cell)
+                if rows is None or rows.count == 0:
+                    continue
+                sims = vecs[positions] @ rows.rows[: rows.count].T
+                arg = sims.argmax(axis=1)
+                top = sims[np.arange(len(positions)), arg]
+                better = top > best[positions]
+                best[positions[better]] = top[better]
+                best_id[positions[better]] = rows.ids[arg[better]]
+        # 2. Within the block, in preference order, against the block's kept passages that share a cell.
+        inner = np.where(_share_a_cell(block_cells), vecs @ vecs.T, -1.0)
+        for pos in _greedy_block(ids, inner, best, best_id, threshold, keep, duplicate_of, similarity):
+            for cell in block_cells[pos].tolist():
+                rows = kept_in.get(cell)
+                if rows is None:
+                    rows = kept_in[cell] = _CellRows(dim)
+                rows.add(int(ids[pos]), vecs[pos])
 
-    # 2. The greedy pass: a passage goes when an earlier passage that was kept is that close to it.
-    for gid in order.tolist():
-        partners = pairs.get(gid)
-        if partners:
-            kept = [(sim, other) for other, sim in partners.items() if keep[other]]
-            if kept:
-                sim, other = max(kept)
-                duplicate_of[gid], similarity[gid] = other, sim
-                continue
-        keep[gid] = True
-        similarity[gid] = below[gid]
+
+def _share_a_cell(block_cells: np.ndarray) -> np.ndarray:
+    """[i, j]: do passages i and j of a block have a cell in common (one comparison per pair of probes)."""
+    cells = block_cells.astype(np.int32)
+    shares = np.zeros((len(cells), len(cells)), dtype=bool)
+    for a in range(cells.shape[1]):
+        column = cells[:, a, None]
+        for b in range(cells.shape[1]):
+            shares |= column == cells[None, :, b]
+    return shares

@@ -59,17 +59,25 @@ def load_passages(
             for f in files
         ]
     passages = []
+    first_record: dict[str, int] = {}  # id -> the record (1-based) that first used it
     for index, record in enumerate(read_records(path)):
+        number = index + 1  # positions in messages count from 1, like line numbers
         text = record.get(text_field)
         if not isinstance(text, str):
-            raise ValueError(f"{path}: record {index}: field {text_field!r} missing or not text (keys: {sorted(record)})")
+            raise ValueError(f"{path}: record {number}: field {text_field!r} missing or not text (keys: {sorted(record)})")
         pid = record.get(id_field)
+        passage_id = str(pid) if pid is not None else f"{index}"
+        if passage_id in first_record:
+            # ids name passages in `duplicate_of` and in forge's records: two passages with one id are ambiguous
+            raise ValueError(f"{path}: record {number}: id {passage_id!r} is already used by record "
+                             f"{first_record[passage_id]}; passage ids must be unique")
+        first_record[passage_id] = number
         meta = {k: v for k, v in record.items() if k not in (text_field, id_field, date_field)}
         passages.append(
             Passage(
-                id=str(pid) if pid is not None else f"{index}",
+                id=passage_id,
                 text=normalise(text),
-                date=_iso_date(record.get(date_field), where=f"{path}: record {index}: {date_field}"),
+                date=_iso_date(record.get(date_field), where=f"{path}: record {number}: {date_field}"),
                 meta=meta,
             )
         )

@@ -141,13 +141,20 @@ def _convert(value: str, kind: Any) -> Any:
     return value
 
 
+def check_spec(spec: str) -> tuple[str, type[Env], dict[str, Any]]:
+    """The env name, class and typed options of `spec`, without building the env (no dataset is read): what a
+    dry run can check. Raises EnvSpecError for an unknown env, an unknown option or a value of the wrong type."""
+    name, raw = parse_spec(spec)
+    cls = env_class(name)
+    kwargs = convert_options(name, raw, {key: kind for key, (kind, _) in env_options(cls).items()})
+    return name, cls, kwargs
+
+
 def get_env(spec: str) -> Env:
     """The env named by `spec`, e.g. `math:dataset=path.jsonl` or `procedural:tasks=arithmetic+sorting,n=200`."""
     if isinstance(spec, Env):
         return spec
-    name, raw = parse_spec(spec)
-    cls = env_class(name)
-    kwargs = convert_options(name, raw, {key: kind for key, (kind, _) in env_options(cls).items()})
+    name, cls, kwargs = check_spec(spec)
     try:
         env = cls(**kwargs)
     except (ValueError, TypeError, FileNotFoundError) as exc:

@@ -40,6 +40,7 @@ from hermes4.forge.conditions import ConditionError
 from hermes4.forge.graph import FunctionNode, Graph, GraphError, Node
 from hermes4.forge.nodes import Criterion, JudgeNode, LLMNode, Validation
 from hermes4.llm.types import Sampling
+from hermes4.store.files import read_text_file
 from hermes4.store.readers import parse_yaml
 
 BUILTIN = ("default", "procedural", "nested_example")
@@ -63,7 +64,7 @@ def load_graph(spec: str | Path | dict[str, Any], *, base: Path | None = None) -
     path = Path(text_spec)
     if not path.is_file():
         raise GraphError(f"{path}: no such graph file (built-in graphs: {', '.join(BUILTIN)})")
-    return _graph_from_text(path.read_text(encoding="utf-8"), where=str(path), base=path.parent)
+    return _graph_from_text(read_text_file(path), where=str(path), base=path.parent)
 
 
 def _graph_from_text(text: str, *, where: str, base: Path | None) -> Graph:

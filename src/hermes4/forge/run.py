@@ -6,7 +6,11 @@ conversation (`meta.stage` = final, `meta.id` = the walk id). A walk counts as d
 or its `discarded` record, is on disk; a rerun after `kill -9` redoes only the walks that are not done, and
 the journal refuses any step record already written (step ids are the walk id plus the step's index).
 A walk that fails for another reason (a model that is down, a node that breaks) goes to `failed` and is
-retried on the next run.
+retried on the next run; `ForgeSummary.failure` says so in one line, for the CLI's exit code and the recipe.
+
+`walks=N` means N walks: the seed passages are cycled when there are fewer than N (a later round of a passage
+is a distinct walk with its own id and random path). The manifest's summary covers this run and, under `total`,
+everything the folder holds from every run.
 """
 
 from __future__ import annotations
@@ -42,6 +46,22 @@ class ForgeSummary:
     stages: Counter = field(default_factory=Counter)
     paths: Counter = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
+    total_accepted: int = 0  # in the folder, from this run and every earlier one
+    total_discarded: int = 0
+    total_records: int = 0
+
+    @property
+    def all_failed(self) -> bool:
+        """This run attempted walks and not one of them ended (accepted or discarded)."""
+        return self.walks > 0 and self.failed == self.walks
+
+    def failure(self, name: str) -> str | None:
+        """One line when walks failed (None when none did): how many, and the first error."""
+        if not self.failed:
+            return None
+        first = self.failures[0] if self.failures else "no error recorded"
+        amount = f"every walk failed ({self.failed} of {self.walks})" if self.all_failed else f"{self.failed} of {self.walks} walks failed"
+        return f"forge {name}: {amount}; first: {first}"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -49,11 +69,15 @@ class ForgeSummary:
             "failed": self.failed, "judge_errors": self.judge_errors, "revisions": self.revisions,
             "records": self.records, "stages": dict(self.stages), "top_paths": dict(self.paths.most_common(10)),
             "failures": self.failures[:20],
+            "total": {"accepted": self.total_accepted, "discarded": self.total_discarded, "records": self.total_records},
         }
 
 
-def walk_id(graph: Graph, seed: int, passage: Passage) -> str:
-    return content_id("forge", graph.name, seed, passage.id, passage.text)
+def walk_id(graph: Graph, seed: int, passage: Passage, round_: int = 0) -> str:
+    """Round 0 is a passage's first walk (the id every earlier folder holds); later rounds are further walks."""
+    if round_ == 0:
+        return content_id("forge", graph.name, seed, passage.id, passage.text)
+    return content_id("forge", graph.name, seed, passage.id, passage.text, round_)
 
 
 async def forge(
@@ -65,29 +89,38 @@ async def forge(
     seed: int = 0,
     concurrency: int = 64,
     console: Console | None = None,
+    walks: int | None = None,
 ) -> ForgeSummary:
-    """One walk per passage; returns the summary (also written into the manifest)."""
+    """`walks` walks (default: one per passage), cycling the passages; returns the summary (also in the manifest)."""
+    if walks is not None and walks > 0 and not passages:
+        raise ValueError(f"{walks} walks asked for, but there are no seed passages")
     summary = ForgeSummary()
-    done: set[str] = set()
+    accepted: set[str] = set()
+    ended_discarded: set[str] = set()
 
     def observe_final(record: dict[str, Any]) -> None:
         meta = record.get("meta") or {}
-        if meta.get("stage") == "final" or "walk" in record:
-            done.add(meta.get("id") or record.get("walk"))
+        if meta.get("stage") == "final":
+            accepted.add(meta.get("id"))
+
+    def observe_discarded(record: dict[str, Any]) -> None:
+        ended_discarded.add(record.get("walk"))
 
     store = Store(out_dir, config={"graph": graph.name, "seed": seed}, must_match=("graph", "seed"))
     data = store.stream("data", observe=observe_final)
-    discarded = store.stream("discarded", key=lambda r: r.get("walk"), observe=observe_final)
+    discarded = store.stream("discarded", key=lambda r: r.get("walk"), observe=observe_discarded)
     failed = store.stream("failed", key=lambda r: None)
 
+    count = len(passages) if walks is None else walks
     todo = []
-    for passage in passages:
-        wid = walk_id(graph, seed, passage)
-        if wid in done:
+    for index in range(count):
+        passage = passages[index % len(passages)]
+        wid = walk_id(graph, seed, passage, index // len(passages))
+        if wid in accepted or wid in ended_discarded:
             summary.skipped += 1
         else:
             todo.append((wid, passage))
-    live = LiveCounters(items_total=len(passages), items_done=summary.skipped, items_skipped=summary.skipped)
+    live = LiveCounters(items_total=count, items_done=summary.skipped, items_skipped=summary.skipped)
     gate = asyncio.Semaphore(concurrency)
 
     async def one(wid: str, passage: Passage) -> None:
@@ -139,6 +172,10 @@ async def forge(
         async with show_progress(live, console, label="forge", unit="walks"):
             await asyncio.gather(*(one(wid, p) for wid, p in todo))
     finally:
+        # the walks of this run were not among those that ended earlier, so the counts add up without overlap
+        summary.total_accepted = len(accepted) + summary.accepted
+        summary.total_discarded = len(ended_discarded) + summary.discarded
+        summary.total_records = data.records
         store.summary = summary.to_json()
         store.close()
     return summary

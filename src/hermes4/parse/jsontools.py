@@ -173,7 +173,24 @@ def _checked_validator(schema_json: str) -> jsonschema.protocols.Validator:
         validator_class.check_schema(schema)
     except jsonschema.SchemaError as exc:
         raise InvalidSchemaError(f"invalid schema at {json_path(exc.absolute_path)}: {exc.message}") from None
-    return validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
+    return validator_class(schema, format_checker=_format_checker(validator_class))
+
+
+# jsonschema checks "email" as "contains an @", so "@" alone passed; an address needs a local part, one @, and a
+# domain with a dot (what RFC 5321 allows at the edges, e.g. quoted local parts, is not what a model should write).
+_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+
+
+@functools.lru_cache(maxsize=8)
+def _format_checker(validator_class: type) -> jsonschema.FormatChecker:
+    checker = jsonschema.FormatChecker(validator_class.FORMAT_CHECKER.checkers)
+
+    def is_email(instance: object) -> bool:
+        return not isinstance(instance, str) or _EMAIL.fullmatch(instance) is not None
+
+    for name in ("email", "idn-email"):
+        checker.checks(name)(is_email)
+    return checker
 
 
 def _error_order(err: jsonschema.ValidationError) -> tuple[list[tuple[int, int, str]], str]:

@@ -137,6 +137,7 @@ class StreamParser:
         self._pending = ""  # held-back suffix that may still become a tag
         self._offset = 0  # position of _pending[0] in the whole output
         self._hasher = hashlib.blake2b(digest_size=6)  # of the output consumed so far, for call ids
+        self._hashed = 0  # within the buffer `_run` is reading
         self._calls: list[ParsedToolCall] = []
         self._issues: list[ParseIssue] = []
         self._next_index = 0
@@ -211,6 +212,7 @@ class StreamParser:
 
     def _run(self, buf: str, *, final: bool) -> None:
         base = self._offset
+        self._hashed = 0  # buf[:_hashed] is already in _hasher: a call id never re-hashes what came before it
         i, n = 0, len(buf)
         while i < n:
             mode = self._mode
@@ -324,14 +326,18 @@ class StreamParser:
                 j = n if j < 0 else j
                 call.junk.append(buf[k:j])
                 i = j
-        self._hasher.update(buf[:i].encode("utf-8", "surrogatepass"))
+        self._hash_upto(buf, i)
         self._pending = buf[i:]
         self._offset = base + i
 
+    def _hash_upto(self, buf: str, upto: int) -> None:
+        self._hasher.update(buf[self._hashed : upto].encode("utf-8", "surrogatepass"))
+        self._hashed = upto
+
     def _digest(self, buf: str, upto: int) -> str:
-        hasher = self._hasher.copy()
-        hasher.update(buf[:upto].encode("utf-8", "surrogatepass"))
-        return hasher.hexdigest()
+        """Hash of the output before `upto`: the running hash is advanced, so the whole output is hashed once."""
+        self._hash_upto(buf, upto)
+        return self._hasher.hexdigest()
 
     # ---- calls ----
 
@@ -443,9 +449,11 @@ def _match(buf: str, j: int, tags: tuple[str, ...]) -> str | None:
 
 
 def _partial(buf: str, j: int, tags: tuple[str, ...]) -> bool:
-    """Whether buf[j:] (the end of what arrived) could still grow into one of the tags."""
-    rest = buf[j:]
-    return any(len(rest) < len(tag) and tag.startswith(rest) for tag in tags)
+    """Whether buf[j:] (the end of what arrived) could still grow into one of the tags.
+
+    Compared in place: copying buf[j:] for every `<` would make one long buffer (batch parsing) quadratic."""
+    left = len(buf) - j
+    return any(left < len(tag) and buf.startswith(tag[:left], j) for tag in tags)
 
 
 def parse(text: str, *, reasoning_started: bool = False, tools_in_reasoning: bool = False) -> ParsedOutput:

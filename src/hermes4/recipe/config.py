@@ -322,12 +322,13 @@ def parse_recipe(data: Any, *, where: str = "recipe") -> Recipe:
 
 
 def read_recipe_file(path: str | Path) -> dict[str, Any]:
+    from hermes4.store.files import read_text_file
     from hermes4.store.readers import parse_yaml
 
     p = Path(path)
     if not p.is_file():
         raise RecipeError(f"{p}: no such recipe file")
-    data = parse_yaml(p.read_text(encoding="utf-8"), str(p), RecipeError)
+    data = parse_yaml(read_text_file(p), str(p), RecipeError)
     if not isinstance(data, dict):
         raise RecipeError(f"{p}: a recipe is a mapping of sections (name, out, model, data, train, ...)")
     return data

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hermes4.recipe.config import RecipeError
 from hermes4.recipe.resolve import ResolvedRecipe
 
 # Measured: `make demo` (recipes/tiny.yaml) SFT stage on 2 CPU cores, 2 torchrun processes of one thread each;
@@ -148,8 +149,13 @@ def _hours(tokens: float, t: Throughput) -> str:
 def _items(spec: str, split: str, seed: int) -> int | None:
     """How many items an env spec yields: its `n` option when it has one (generating 300,000 items to count
     them would make a plan slow), else the items of its dataset when that file is here, else unknown."""
-    from hermes4.envs import env_class, env_options, get_env, parse_spec
+    from hermes4.envs import EnvSpecError, env_class, env_options, get_env, parse_spec
+    from hermes4.envs.registry import check_spec
 
+    try:  # a spec that can never work is an error of the plan (a dataset that is not here is only unknown)
+        check_spec(spec)
+    except EnvSpecError as exc:
+        raise RecipeError(f"{spec}: {exc}") from None
     try:
         name, options = parse_spec(spec)
         if "n" in options:
@@ -192,6 +198,7 @@ def plan_recipe(run: ResolvedRecipe) -> Plan:
     shape = _shape(run)
     rates = throughputs(run, shape)
     stages: list[StagePlan] = []
+    missing: list[str] = []  # inputs not on this machine: warned about, not refused (a plan may be made elsewhere)
     order = recipe.stages()
     train = run.train
 
@@ -216,6 +223,9 @@ def plan_recipe(run: ResolvedRecipe) -> Plan:
         elif stage == "data":
             counts = []
             for run_ in recipe.data.forge:
+                if run_.seeds and not Path(run_.seeds).exists():  # a plan may be made away from the data: warn
+                    missing.append(f"data.forge {run_.name}: seeds {run_.seeds}: no such file or folder here; the data "
+                                   "stage fails unless it exists where the recipe runs")
                 n = run_.walks if run_.walks is not None else None
                 counts.append(f"forge {run_.name}: {_count(n) if n else 'one walk per seed passage of ' + str(run_.seeds)} walks "
                               f"of graph {run_.graph if isinstance(run_.graph, str) else run_.graph.get('name', 'inline')}")
@@ -268,7 +278,8 @@ def plan_recipe(run: ResolvedRecipe) -> Plan:
                                     f"{total}, each <= {section.max_tokens:,} tokens"))
         elif stage == "report":
             stages.append(StagePlan(stage, f"report (Markdown + PNG) into {run.stage_dir('report')}"))
-    notes = ["GPU-hours cover training only; generation (data, length-control traces, eval) depends on the "
+    notes = [f"WARNING {m}" for m in missing]
+    notes += ["GPU-hours cover training only; generation (data, length-control traces, eval) depends on the "
              "endpoints' throughput, which hermes4 does not assume."] if recipe.model.tiny is None else []
     return Plan(recipe.name, run.out, stages, rates, notes)
 

@@ -172,6 +172,7 @@ class Sampler:
         pending_stored = set(job.stored)  # kept earlier, not reached yet: their slots are reserved
         stored_trajectories = {i: _stored_trajectory(job, record) for i, record in job.stored.items()}
         next_index = 0
+        undecided_misses = 0
         # Walk on while accepts are missing, or while an earlier run's kept sample lies ahead (so the counts
         # match those of an uninterrupted run).
         while next_index < config.group_size and self._abort is None and (
@@ -185,6 +186,8 @@ class Sampler:
                 *(self._stored_outcome(job, i, stored_trajectories[i]) if i in job.stored else self._sample(job, i) for i in indices)
             )
             for outcome in outcomes:  # in sample-index order: the kept set does not depend on timing
+                if counts.accepted < config.keep and outcome.status != "pass":
+                    undecided_misses += 1  # before the decision: what a wave of one would have drawn too
                 counts.add(outcome.status, outcome.tokens)
                 self.live.samples += 1
                 self.live.tokens += outcome.tokens
@@ -213,6 +216,7 @@ class Sampler:
                 if self._write_sample(job, outcome, key):
                     self.live.records_written += 1
         counts.accepted += len(pending_stored)  # kept by an earlier run at indices this one did not reach
+        counts.all_passed = int(counts.samples > 0 and undecided_misses == 0)
         if self._abort is not None or (counts.rollout_errors and counts.accepted < config.keep):
             # The model failed on this item: no ledger entry, so a rerun tries it again.
             self.live.items_incomplete += 1
@@ -300,15 +304,16 @@ async def run_sample(
     *,
     envs: dict[str, Env] | None = None,
     live: LiveCounters | None = None,
+    llm_options: dict[str, Any] | None = None,
 ) -> SampleResult:
     """Run `config` into `config.out` (created or resumed) and return what happened: what `hermes4 sample` and the
-    recipe's data stage both call. `llm` None connects to `config.llm` (and closes it after); `live` is the counters
+    recipe's data stage both call. `llm` None connects to `config.llm` with `llm_options` (and closes it after); `live` is the counters
     a progress display watches. Bad input raises before anything is written: `EnvSpecError` (an env spec),
     `EndpointError` (`config.llm`), `StoreError` (`config.out`)."""
     sampler = Sampler(config, envs, live)
     owned = None
     if llm is None:
-        llm = owned = connect_source("llm", config.llm)
+        llm = owned = connect_source("llm", config.llm, **(llm_options or {}))
     try:
         with Store(config.out, config=config.fingerprint(), must_match=MUST_MATCH) as store:
             sampler.open(store)

@@ -24,6 +24,9 @@ class ItemCounts:
     timeouts: int = 0
     overlong: int = 0
     tokens: int = 0  # completion tokens of every sample drawn
+    # 1 when every sample up to the item's decision (its `keep`-th accept, else the last) passed: the samples a wave
+    # drew past that point do not count, so this does not depend on the wave size
+    all_passed: int = 0
 
     def add(self, outcome: str, tokens: int) -> None:
         self.samples += 1
@@ -70,7 +73,9 @@ class EnvTally:
         for name, value in counts.items():
             if name in known and isinstance(value, int):
                 setattr(self.counts, name, getattr(self.counts, name) + value)
-        if counts.get("samples") and counts.get("passed") == counts.get("samples"):
+        if "all_passed" in counts:
+            self.all_passed += int(counts["all_passed"])
+        elif counts.get("samples") and counts.get("passed") == counts.get("samples"):  # a ledger from before
             self.all_passed += 1
 
     def to_json(self) -> dict[str, Any]:

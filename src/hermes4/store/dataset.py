@@ -52,11 +52,17 @@ def write_json_atomic(path: Path, value: Any) -> None:
     """Write JSON so that readers (and a crash) see either the old file or the new one, never half."""
     tmp = path.with_name(f".{path.name}.tmp")
     data = (json.dumps(value, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)  # a full disk must not leave a half (or empty) temporary file behind
+        if exc.filename is None:  # a failed write(2) names no file: name the one being written
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        raise
 
 
 def refuse_changed(root: Path, old: dict[str, Any], new: dict[str, Any], must_match: Iterable[str], *, made: str = "written") -> None:

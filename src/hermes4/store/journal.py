@@ -219,13 +219,20 @@ class Journal:
             if key is not None and key in self.done:
                 self.skipped += 1
                 return False
-            fd = self._writable(len(line))
             view = memoryview(line)
-            while view:  # write(2) on a regular file may be partial only in rare cases; finish the line
-                written = os.write(fd, view)
-                view = view[written:]
-            if self.fsync == "always":
-                os.fsync(fd)
+            try:
+                fd = self._writable(len(line))
+                while view:  # write(2) on a regular file may be partial only in rare cases; finish the line
+                    written = os.write(fd, view)
+                    view = view[written:]
+                if self.fsync == "always":
+                    os.fsync(fd)
+            except OSError as exc:
+                shard = self.shards[-1] if self.shards else None
+                if shard is None:
+                    raise
+                self._undo_partial_write(shard)
+                raise OSError(exc.errno, exc.strerror, exc.filename or str(self.root / shard.file)) from None
             shard = self.shards[-1]
             shard.records += 1
             shard.bytes += len(line)
@@ -233,6 +240,26 @@ class Journal:
                 self.done.add(key)
             self.appended += 1
             return True
+
+    def _undo_partial_write(self, shard: ShardInfo) -> None:
+        """After a failed write (a full disk): no partial line stays, and a shard it had just created goes."""
+        try:
+            if shard.records == 0:
+                self._close_fd_quietly()
+                (self.root / shard.file).unlink(missing_ok=True)
+                self.shards.pop()
+            elif self._fd is not None:
+                os.ftruncate(self._fd, shard.bytes)
+        except OSError:
+            pass  # then the next open repairs the torn tail, as after a crash
+
+    def _close_fd_quietly(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     def _writable(self, size: int) -> int:
         current = self.shards[-1] if self.shards else None

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from hermes4.store.files import decode_utf8
 from hermes4.store.journal import StoreError, list_shards
+
+_log = logging.getLogger(__name__)
 
 # Parquet metadata key listing the columns stored as JSON text (their values had no single Arrow type).
 JSON_COLUMNS_KEY = b"hermes4.json_columns"
@@ -16,46 +20,91 @@ JSON_COLUMNS_KEY = b"hermes4.json_columns"
 _FREEFORM = ("tools", "meta")
 
 
-def read_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
-    """Records of one JSONL file. A torn last line (no newline, bad JSON) is skipped: it is a write in progress."""
+TornLineHandler = Callable[[Path, int, int], None]
+
+
+def warn_torn_line(path: Path, lineno: int, size: int) -> None:
+    """The default for a torn last line: skip it, but say so (a silent drop would change a dataset unseen)."""
+    _log.warning("hermes4: warning: %s:%d: the last line is torn (%d bytes, no newline, not valid JSON); skipped",
+                 path, lineno, size)
+
+
+def read_jsonl(path: str | os.PathLike[str], *, on_torn: TornLineHandler = warn_torn_line) -> Iterator[dict[str, Any]]:
+    """Records of one JSONL file. A torn last line (no newline, bad JSON: a write in progress, or a crash) is not a
+    record: `on_torn(path, line number, bytes)` is told (by default a warning on stderr), and may raise instead."""
     path = Path(path)
     with open(path, "rb") as handle:
-        pending: tuple[int, bytes] | None = None
+        pending: tuple[int, bytes, int] | None = None
+        offset = 0
         for lineno, raw in enumerate(handle, start=1):
             if pending is not None:
                 yield _decode_line(path, *pending)
                 pending = None
+            start, offset = offset, offset + len(raw)
             if not raw.strip():
                 continue
             if raw.endswith(b"\n"):
-                yield _decode_line(path, lineno, raw)
+                yield _decode_line(path, lineno, raw, start)
             else:
-                pending = (lineno, raw)
+                pending = (lineno, raw, start)
         if pending is not None:
             try:
                 yield _decode_line(path, *pending)
             except StoreError:
-                return  # the tail a writer has not finished (or a crash tore): not a record yet
+                on_torn(path, pending[0], len(pending[1]))
 
 
 def parse_yaml(text: str, where: str, error: type[Exception] = StoreError) -> Any:
     """`text` parsed as YAML; a syntax error raises `error` naming `where` and the line (`f.yaml: line 3: invalid
-    YAML: ...`), the one way recipes, training configs and graph files report it."""
+    YAML: ...`), the one way recipes, training configs and graph files report it. A key given twice in one mapping
+    is an error too (YAML's loaders let the last one win silently, so an edit could be ignored unseen)."""
     import yaml
 
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_unique_keys_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f": line {mark.line + 1}" if mark else ""
         raise error(f"{where}{line}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
 
 
-def _decode_line(path: Path, lineno: int, raw: bytes) -> dict[str, Any]:
+_LOADER: Any = None
+
+
+def _unique_keys_loader() -> Any:
+    """yaml.SafeLoader that refuses a duplicate key in a mapping (made once, on first use: yaml loads lazily)."""
+    global _LOADER
+    if _LOADER is None:
+        import yaml
+
+        class UniqueKeyLoader(yaml.SafeLoader):
+            def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+                seen: dict[Any, int] = {}
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base`: its keys may be overridden
+                        continue
+                    key = self.construct_object(key_node, deep=True)
+                    line = key_node.start_mark.line + 1
+                    try:
+                        first = seen.get(key)
+                    except TypeError:  # an unhashable key: the base class reports it
+                        continue
+                    if first is not None:
+                        raise yaml.constructor.ConstructorError(
+                            None, None, f"duplicate key {key!r} (first given at line {first})", key_node.start_mark)
+                    seen[key] = line
+                return super().construct_mapping(node, deep=deep)
+
+        _LOADER = UniqueKeyLoader
+    return _LOADER
+
+
+def _decode_line(path: Path, lineno: int, raw: bytes, start: int) -> dict[str, Any]:
+    text = decode_utf8(raw, f"{path}:{lineno}", start)
     try:
-        record = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise StoreError(f"{path}:{lineno}: not valid JSON ({exc})") from None
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise StoreError(f"{path}:{lineno}: not valid JSON ({exc.msg} at column {exc.colno})") from None
     if not isinstance(record, dict):
         raise StoreError(f"{path}:{lineno}: a record must be a JSON object, got {type(record).__name__}")
     return record
@@ -65,7 +114,9 @@ def _is_saved_dataset(path: Path) -> bool:
     return (path / "dataset_dict.json").is_file() or (path / "state.json").is_file()
 
 
-def read_records(path: str | os.PathLike[str], *, stream: str = "data", split: str = "train") -> Iterator[dict[str, Any]]:
+def read_records(
+    path: str | os.PathLike[str], *, stream: str = "data", split: str = "train", on_torn: TornLineHandler = warn_torn_line
+) -> Iterator[dict[str, Any]]:
     """Every record at `path`: a dataset folder (its `stream` shards), a `.jsonl` file, a `.parquet` file or a
     folder of them, or a folder written by `datasets.save_to_disk` (its `split` when it holds several)."""
     path = Path(path)
@@ -73,7 +124,7 @@ def read_records(path: str | os.PathLike[str], *, stream: str = "data", split: s
         raise StoreError(f"{path}: no such file or folder")
     if path.is_file():
         if path.suffix == ".jsonl":
-            yield from read_jsonl(path)
+            yield from read_jsonl(path, on_torn=on_torn)
         elif path.suffix == ".parquet":
             yield from read_parquet(path)
         else:
@@ -86,7 +137,7 @@ def read_records(path: str | os.PathLike[str], *, stream: str = "data", split: s
     if shards or (path / "manifest.json").is_file():
         # A dataset folder: only this stream's shards (a stream nobody wrote to yet is empty).
         for shard in shards:
-            yield from read_jsonl(shard)
+            yield from read_jsonl(shard, on_torn=on_torn)
         return
     parquet = sorted(path.glob("*.parquet"))
     if parquet:
@@ -96,7 +147,7 @@ def read_records(path: str | os.PathLike[str], *, stream: str = "data", split: s
     loose = sorted(path.glob("*.jsonl"))
     if loose:
         for file in loose:
-            yield from read_jsonl(file)
+            yield from read_jsonl(file, on_torn=on_torn)
         return
     raise StoreError(f"{path}: no `{stream}-NNNNN.jsonl` shards, .jsonl, .parquet or saved dataset in this folder")
 

@@ -247,12 +247,13 @@ def _format_error(section: str, exc: ValidationError) -> str:
 
 
 def _read_yaml(path: str | Path) -> Any:
+    from hermes4.store.files import read_text_file
     from hermes4.store.readers import parse_yaml
 
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"{p}: no such file")
-    return parse_yaml(p.read_text(encoding="utf-8"), str(p), ConfigError)
+    return parse_yaml(read_text_file(p), str(p), ConfigError)
 
 
 def _section(doc: Any, path: str | Path, key: str) -> dict[str, Any]:

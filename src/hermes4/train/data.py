@@ -333,13 +333,18 @@ def _ensure_dir(path: Path) -> Path:
 def load_conversations(path: str | Path) -> list[Conversation]:
     """Conversations from a JSONL file, a folder of JSONL shards or Parquet files, or a saved `datasets` folder.
 
-    A bad record raises ConversationError naming the path, the record number and the field.
+    A bad record raises ConversationError naming the path, the record number and the field; so does a torn last
+    line (training on the file minus a line nobody sees would also leave the tokenize cache key unchanged).
     """
     from hermes4.chat import Conversation, ConversationError
     from hermes4.store.readers import read_records
 
+    def refuse_torn(file: Path, lineno: int, size: int) -> None:
+        raise ConversationError(f"{file}:{lineno}: the last line is torn ({size} bytes, no newline, not valid JSON); "
+                                "complete or remove it")
+
     out = []
-    for number, record in enumerate(read_records(path), start=1):
+    for number, record in enumerate(read_records(path, on_torn=refuse_torn), start=1):
         try:
             out.append(Conversation.parse(record))
         except ConversationError as exc:

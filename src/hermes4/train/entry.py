@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from hermes4.store import one_line_fault
 from hermes4.train.config import (
     ConfigError,
     TrainConfig,
@@ -102,6 +103,12 @@ def run_train(config_path: str | Path, *, dry_run: bool = False, world_size: int
             shutdown_distributed()
     except ConfigError as exc:
         print(f"hermes4: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        fault = one_line_fault(exc)  # in a torchrun rank nothing above us turns a full disk into one line
+        if fault is None:
+            raise
+        print(f"hermes4: {fault}", file=sys.stderr)
         return 2
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps({"steps": result.steps, "final_loss": result.final_loss,

@@ -159,13 +159,14 @@ def build_samples(cfg: TrainConfig, env: Distributed, tokenizer: Any) -> Any:
     if d.mix is None:
         raise ConfigError("train.data: no data; set train.data.mix (conversation sources) or train.data.tokenized")
     from hermes4.chat import ConversationError
+    from hermes4.store import StoreError
     from hermes4.train.mix import MixError
 
     shared = SharedTokenization(writer=env.rank, writers=env.world_size, barrier=env.barrier)
     try:
         samples, report = build_mix(d.mix, tokenizer, tokenize_options(cfg), cache_dir=data_cache_dir(cfg),
                                     workers=d.workers, shared=shared)
-    except (MixError, ConversationError) as exc:  # bad data is the user's input: name it, no traceback
+    except (MixError, ConversationError, StoreError) as exc:  # bad data (not UTF-8 too) is the user's input: name it, no traceback
         raise ConfigError(f"train.data: {exc}") from None
     if env.is_main:
         (Path(cfg.output_dir) / "data_report.json").write_text(json.dumps(report.to_json(), indent=2))

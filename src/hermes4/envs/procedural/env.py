@@ -66,6 +66,9 @@ class ProceduralEnv(Env):
                 item = task_item(task, task.generate(rng, self.difficulty), split)
                 if item.id not in seen:
                     break
+            else:  # a repeated item would be sampled twice and counted once: say so instead
+                raise ValueError(f"procedural: cannot draw {self.n} distinct items of {', '.join(self.tasks)} at "
+                                 f"difficulty {self.difficulty} (item {index + 1} kept repeating); lower n or raise difficulty")
             seen.add(item.id)
             out.append(item)
         return out

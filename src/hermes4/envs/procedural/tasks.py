@@ -193,6 +193,18 @@ class Sorting(Task):
 # ------------------------------------------------------------------------------------------------ counting
 
 _WORDS = ["strawberry", "bookkeeper", "mississippi", "banana", "committee", "balloon", "parallel", "successful", "accommodation", "occurrence", "embarrassment", "possession", "assessment", "programming", "referee", "sleeveless", "tattletale", "independence", "abracadabra", "unbelievable"]
+# More words, so that one-word questions (difficulty 1) are many enough for a thousand distinct items across tasks
+# (with the 20 above alone there were ~115, and `procedural:n=1000` repeated 10 of them).
+_WORDS += ["coffee", "address", "millennium", "necessary", "occasionally", "recommend", "tomorrow", "beginning",
+           "disappear", "happiness", "cinnamon", "pepperoni", "assassination", "bubblegum", "giraffe", "hippopotamus",
+           "kangaroo", "lollipop", "maneuver", "noodles", "peppermint", "quizzical", "raccoon", "sassafras",
+           "tennessee", "umbrella", "vacuum", "woodpecker", "zucchini", "bookshelf", "cheerleader", "dumbbell",
+           "excellence", "fluffiness", "grasshopper", "hullabaloo", "inning", "jazziness", "keepsake", "lullaby",
+           "mammoth", "nonsense", "oppression", "puppeteer", "rhythm", "scissors", "teepee", "volleyball",
+           "whippoorwill", "yellowness", "antelope", "butterfly", "calendar", "dilemma", "entrepreneur",
+           "fulfillment", "guarantee", "harass", "irresistible", "jewellery", "kinetic", "liaison", "mosquito",
+           "narrative", "official", "pharaoh", "questionnaire", "restaurant", "separate", "threshold",
+           "unnecessary", "vegetable", "weird", "xylophone", "yesterday", "zigzag"]
 
 
 class Counting(Task):

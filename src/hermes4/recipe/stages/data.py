@@ -136,6 +136,9 @@ async def _forge_one(run: ResolvedRecipe, forge_run: ForgeRun, urls: dict[str, s
     finally:
         for llm in {id(v): v for v in llms.values()}.values():
             await llm.aclose()
+    failure = result.failure(forge_run.name)
+    if failure:  # failed walks are retried on a rerun, so the stage must not be marked done
+        raise RuntimeError(f"{failure}; the data stage is not done, rerun to retry the failed walks")
     return ForgeRunSummary(**result.to_json(), out=str(out), final_jsonl=str(out / "final.jsonl"),
                            final_records=_export_finals(out),
                            rejected_answers=sum(1 for a in _attempts(out) if a.get("passed") is False))
