@@ -1,0 +1,207 @@
+"""`reasoning_gym`: every reasoning-gym dataset as a hermes4 env, alone or mixed with weights, scored by the library."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import random
+from typing import Any
+
+import yaml
+
+from hermes4.chat.messages import Conversation, Message
+from hermes4.envs.answer import final_answer
+from hermes4.envs.base import Env, Item, Trajectory, Verdict
+from hermes4.envs.registry import register_env
+from hermes4.envs.rgym.catalog import (
+    ANSWER_INSTRUCTION,
+    EXCLUDED,
+    all_datasets,
+    as_json,
+    extract_tagged_answer,
+    library,
+    library_version,
+    presets,
+    usable_datasets,
+)
+from hermes4.envs.rgym.scorer import shared_pool
+
+_SHOWN = 500  # characters of given/expected answers kept in verdict details
+
+
+@dataclasses.dataclass(frozen=True)
+class MixPart:
+    dataset: str
+    weight: float
+
+
+def parse_mix(names: list[str]) -> list[MixPart]:
+    """`["countdown:3", "gcd"]` -> parts with weights (default 1); unknown or excluded names are errors."""
+    known = all_datasets()
+    parts: list[MixPart] = []
+    for raw in names:
+        name, _, weight_text = raw.partition(":")
+        name = name.strip()
+        if name in EXCLUDED:
+            raise ValueError(f"dataset {name!r} is excluded: {EXCLUDED[name]}")
+        if name not in known:
+            raise ValueError(f"unknown reasoning-gym dataset {name!r}; `hermes4 envs list` shows the {len(known) - len(EXCLUDED)} usable ones")
+        try:
+            weight = float(weight_text) if weight_text else 1.0
+        except ValueError:
+            raise ValueError(f"dataset {name!r}: weight {weight_text!r} is not a number") from None
+        if not weight > 0:
+            raise ValueError(f"dataset {name!r}: weight must be positive, got {weight_text}")
+        if any(p.dataset == name for p in parts):
+            raise ValueError(f"dataset {name!r} given twice")
+        parts.append(MixPart(name, weight))
+    return parts
+
+
+def allocate(parts: list[MixPart], n: int) -> dict[str, int]:
+    """Split `n` items over the parts in proportion to their weights (largest remainder; ties by mix order)."""
+    total = sum(p.weight for p in parts)
+    exact = [n * p.weight / total for p in parts]
+    counts = [int(x) for x in exact]
+    order = sorted(range(len(parts)), key=lambda i: (-(exact[i] - counts[i]), i))
+    for i in order[: n - sum(counts)]:
+        counts[i] += 1
+    return {p.dataset: c for p, c in zip(parts, counts) if c}
+
+
+def parse_config(text: str) -> dict[str, Any]:
+    """`min_numbers:3;max_numbers:4` -> {"min_numbers": 3, "max_numbers": 4} (values read as YAML scalars)."""
+    out: dict[str, Any] = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        key, colon, value = part.partition(":")
+        if not colon or not key.strip():
+            raise ValueError(f"option config: {part!r} is not key:value (separate several with ';')")
+        out[key.strip()] = yaml.safe_load(value.strip())
+    return out
+
+
+def derived_seed(*parts: object) -> int:
+    """A 32-bit seed from the parts: stable across runs and machines, independent per dataset and split."""
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+@register_env("reasoning_gym")
+class ReasoningGymEnv(Env):
+    """reasoning-gym's procedural datasets (one, a weighted mix, or a preset such as `broad`), scored by the library's own scorer."""
+
+    # The library's scorers run in worker processes with their own wall-clock limit (`timeout_s`), not the guard thread.
+    check_timeout_s = None
+
+    def __init__(
+        self,
+        dataset: str | None = None,
+        datasets: list[str] | None = None,
+        preset: str | None = None,
+        n: int = 200,
+        seed: int = 0,
+        config: str | None = None,
+        pass_threshold: float = 1.0,
+        timeout_s: float = 10.0,
+    ) -> None:
+        chosen = [o for o, v in (("dataset", dataset), ("datasets", datasets), ("preset", preset)) if v]
+        if len(chosen) > 1:
+            raise ValueError(f"give one of dataset, datasets, preset (got {' and '.join(chosen)})")
+        library()
+        if dataset:
+            names = [dataset]
+        elif datasets:
+            names = list(datasets)
+        else:
+            known = presets()
+            preset = preset or "broad"
+            if preset not in known:
+                raise ValueError(f"option preset: unknown preset {preset!r}; known: {', '.join(known)}")
+            names = known[preset]
+        self.parts = parse_mix(names)
+        self.preset = preset
+        if n < 1:
+            raise ValueError(f"option n: must be at least 1, got {n}")
+        if not 0 < pass_threshold <= 1:
+            raise ValueError(f"option pass_threshold: must be in (0, 1], got {pass_threshold}")
+        if not timeout_s > 0:
+            raise ValueError(f"option timeout_s: must be positive, got {timeout_s}")
+        self.overrides = parse_config(config) if config else {}
+        if self.overrides and len(self.parts) > 1:
+            raise ValueError("option config: applies to a single dataset (its keys differ between datasets)")
+        self.n, self.seed, self.pass_threshold, self.timeout_s = n, seed, pass_threshold, timeout_s
+        if self.overrides:  # a bad key or value is a spec error now, not a crash when items are drawn
+            self._make_dataset(self.parts[0].dataset, "train", 0, size=1)
+
+    @classmethod
+    def catalog_lines(cls) -> list[str]:
+        """For `hermes4 envs list`: the exposed datasets by category, the presets, and the exclusions with reasons."""
+        usable = usable_datasets()
+        lines = [f"reasoning-gym {library_version()}: {len(usable)} datasets ({len(all_datasets())} registered, {len(EXCLUDED)} excluded)"]
+        for category in sorted(set(usable.values())):
+            names = sorted(n for n, c in usable.items() if c == category)
+            lines.append(f"  {category} ({len(names)}): {', '.join(names)}")
+        lines.append(f"  presets: {', '.join(presets())} (broad = all {len(usable)}, equal weights)")
+        lines.extend(f"  excluded {name}: {why}" for name, why in EXCLUDED.items())
+        return lines
+
+    def _make_dataset(self, name: str, split: str, seed: int, size: int) -> Any:
+        rg = library()
+        dataset_seed = derived_seed("reasoning_gym", name, split, self.seed + seed)
+        try:
+            return rg.create_dataset(name, seed=dataset_seed, size=size, **self.overrides)
+        except (TypeError, AssertionError) as exc:  # unknown config key / the config's own validation
+            raise ValueError(f"dataset {name!r}: bad config {self.overrides}: {exc}") from None
+
+    def items(self, split: str = "train", seed: int = 0) -> list[Item]:
+        counts = allocate(self.parts, self.n)
+        out: list[Item] = []
+        for name, count in counts.items():
+            # Room to skip the rare repeated question (ids are content hashes: the sampler's journal keys).
+            dataset = self._make_dataset(name, split, seed, size=count * 2 + 8)
+            # The scorers compare against the entry's native values (tuples, int keys), so items keep them as
+            # generated; the provenance is the JSON form.
+            config = dataclasses.asdict(dataset.config)
+            config_json = as_json(config)
+            seen: set[str] = set()
+            for index in range(dataset.size):
+                if len(seen) == count:
+                    break
+                entry = dataset[index]
+                text = f"{entry['question'].rstrip()}\n\n{ANSWER_INSTRUCTION}"
+                item_id = f"reasoning_gym-{name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+                if item_id in seen:
+                    continue
+                seen.add(item_id)
+                provenance = {"library": f"reasoning-gym {library_version()}", "dataset": name, "config": config_json, "seed": config["seed"], "index": index}
+                out.append(
+                    Item(
+                        id=item_id,
+                        prompt=Conversation(messages=[Message(role="user", content=text)]),
+                        reference={"dataset": name, "config": config, "entry": entry},
+                        meta={"provenance": provenance, "category": all_datasets()[name], "split": split},
+                    )
+                )
+        # Interleave the datasets, so `--limit M` and a partial run still see the whole mix.
+        random.Random(derived_seed("reasoning_gym-order", split, self.seed + seed)).shuffle(out)
+        return out
+
+    def verify(self, item: Item, trajectory: Trajectory) -> Verdict:
+        reference = item.reference
+        details: dict[str, Any] = {"provenance": item.meta.get("provenance")}
+        expected = reference["entry"].get("answer")
+        if expected is not None:
+            details["expected"] = str(expected)[:_SHOWN]
+        answer = extract_tagged_answer(final_answer(trajectory))
+        if answer is None:
+            return Verdict("fail", 0.0, {**details, "reason": "no <answer>…</answer> after the reasoning"})
+        details["given"] = answer[:_SHOWN]
+        result = shared_pool().score(reference["dataset"], reference["config"], reference["entry"], answer, self.timeout_s)
+        if result.status == "timeout":
+            return Verdict("timeout", 0.0, {**details, "reason": result.reason})
+        if result.status == "error":  # a crashing scorer is never evidence against the answer
+            return Verdict("error", 0.0, {**details, "error": result.reason})
+        details["score"] = result.score
+        if result.score >= self.pass_threshold:
+            return Verdict("pass", result.score, details)
+        return Verdict("fail", result.score, details)
