@@ -60,7 +60,8 @@ def test_items_carry_provenance_and_answer_format() -> None:
 
 
 def test_library_scorer_decides_and_every_verdict_has_provenance() -> None:
-    env = get_env("reasoning_gym:datasets=countdown+spiral_matrix+graph_color,n=3")
+    # arc_agi's config nests a dataclass and its metadata holds tuples; graph_color has no single answer.
+    env = get_env("reasoning_gym:datasets=countdown+spiral_matrix+graph_color+arc_agi,n=4")
     for item in env.items():
         answer = oracle_answer(item.reference["entry"])
         good = env.verify(item, answered(f"<answer>{answer}</answer>"))

@@ -159,10 +159,9 @@ class ReasoningGymEnv(Env):
         for name, count in counts.items():
             # Room to skip the rare repeated question (ids are content hashes: the sampler's journal keys).
             dataset = self._make_dataset(name, split, seed, size=count * 2 + 8)
-            # The scorers compare against the entry's native values (tuples, int keys), so items keep them as
-            # generated; the provenance is the JSON form.
-            config = dataclasses.asdict(dataset.config)
-            config_json = as_json(config)
+            # The scorers compare against the entry's native values (tuples, int keys) and read their config object
+            # (nested dataclasses included), so items keep both as generated; the provenance is their JSON form.
+            config_json = as_json(dataclasses.asdict(dataset.config))
             seen: set[str] = set()
             for index in range(dataset.size):
                 if len(seen) == count:
@@ -173,12 +172,12 @@ class ReasoningGymEnv(Env):
                 if item_id in seen:
                     continue
                 seen.add(item_id)
-                provenance = {"library": f"reasoning-gym {library_version()}", "dataset": name, "config": config_json, "seed": config["seed"], "index": index}
+                provenance = {"library": f"reasoning-gym {library_version()}", "dataset": name, "config": config_json, "seed": dataset.config.seed, "index": index}
                 out.append(
                     Item(
                         id=item_id,
                         prompt=Conversation(messages=[Message(role="user", content=text)]),
-                        reference={"dataset": name, "config": config, "entry": entry},
+                        reference={"dataset": name, "config": dataset.config, "entry": entry},
                         meta={"provenance": provenance, "category": all_datasets()[name], "split": split},
                     )
                 )

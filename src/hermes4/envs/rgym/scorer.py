@@ -141,7 +141,7 @@ class ScorerPool:
                 self._count -= 1
             self._lock.notify()
 
-    def score(self, dataset: str, config: dict[str, Any], entry: dict[str, Any], answer: str, timeout_s: float) -> Score:
+    def score(self, dataset: str, config: Any, entry: dict[str, Any], answer: str, timeout_s: float) -> Score:
         process = self._acquire()
         try:
             return process.call({"dataset": dataset, "config": config, "entry": entry, "answer": answer}, timeout_s)

@@ -6,7 +6,7 @@ separate process with an address-space limit, no core files, a 1 MiB file-size l
 grants it) its own empty network namespace; the parent kills it at its wall-clock limit. Replies go to a private
 copy of stdout; anything the library prints goes to /dev/null.
 
-Request (base64 pickle from the trusted parent): {"dataset", "config" (the full dataset config), "entry", "answer"}.
+Request (base64 pickle from the trusted parent): {"dataset", "config" (the dataset's config object), "entry", "answer"}.
 Reply (one JSON line): {"score": float} or {"error": str}.
 """
 
@@ -47,17 +47,18 @@ def main() -> None:
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
     _limit(memory_mb)
-    import reasoning_gym
+    from reasoning_gym.factory import DATASETS
 
     datasets: dict[str, object] = {}
     replies.write(json.dumps({"ready": True, "network_isolated": isolated}) + "\n")
     for line in sys.stdin:
         try:
             request = pickle.loads(base64.b64decode(line))  # from the parent, which trusts its own items
-            key = repr((request["dataset"], sorted(request["config"].items())))
+            key = repr((request["dataset"], request["config"]))  # dataclass reprs list every field
             dataset = datasets.get(key)
             if dataset is None:
-                dataset = datasets[key] = reasoning_gym.create_dataset(request["dataset"], **request["config"])
+                dataset_cls, _ = DATASETS[request["dataset"]]
+                dataset = datasets[key] = dataset_cls(config=request["config"])
             score = float(dataset.score_answer(request["answer"], request["entry"]))
             reply = {"score": score} if score == score else {"error": "the scorer returned NaN"}
         except BaseException as exc:  # noqa: BLE001 (the scorer's crash is reported, the process stays up)
