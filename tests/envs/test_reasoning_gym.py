@@ -1,5 +1,6 @@
 """The reasoning_gym env: spec options, items with provenance, the library's scorer out of process (pass, fail,
-crash = error, hang = timeout, a dying scorer process = error and the pool recovers), and `envs list`."""
+crash = error, hang = timeout, a dying scorer process = error and the pool recovers), `envs list`, and the `broad`
+preset in a recipe."""
 
 from __future__ import annotations
 
@@ -98,3 +99,23 @@ def test_envs_list_shows_the_families() -> None:
     assert f"{len(usable)} datasets ({len(usable) + len(EXCLUDED)} registered, {len(EXCLUDED)} excluded)" in listed.stdout
     assert "countdown" in listed.stdout and "excluded composite:" in listed.stdout
     assert "presets: broad," in listed.stdout
+
+
+def test_broad_preset_in_a_recipe(tmp_path) -> None:
+    import json
+
+    import yaml
+
+    from pathlib import Path
+
+    recipe = yaml.safe_load((Path(__file__).parents[2] / "recipes" / "tiny.yaml").read_text(encoding="utf-8"))
+    recipe["endpoints"]["teacher"]["serve"].update(
+        scripted="hermes4.envs.rgym.teacher:teacher", env={"HERMES4_RG_TEACHER_ENV": "reasoning_gym:preset=broad,n=5000"}
+    )
+    recipe["data"]["sample"][0]["envs"] = ["reasoning_gym:preset=broad,n=5000"]
+    path = tmp_path / "broad.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    run = subprocess.run([sys.executable, "-m", "hermes4", "run", str(path), "--dry-run", "--json"], capture_output=True, text=True, timeout=180, check=False)
+    assert run.returncode == 0, run.stderr
+    data = next(s for s in json.loads(run.stdout)["stages"] if s["stage"] == "data")
+    assert any(c.startswith("sample reasoning: 5,000 items") for c in data["counts"])
