@@ -9,7 +9,7 @@ isolation), a plain answer comparison, reasoning-gym's `score_answer` called in-
 the price of the protocol (guard thread, answer extraction, details) and, for code and reasoning_gym, of running the
 checker in a separate limited process (reasoning-gym's scorers `eval` some answers).
 
-    .venv/bin/python benchmarks/bench_verify.py [--n 200] [--code-n 6] [--rg-n 208] [--only reasoning_gym+math]
+    .venv/bin/python benchmarks/bench_verify.py [--n 200] [--code-n 6] [--rg-n 208] [--rg-preset broad] [--only reasoning_gym+math]
 """
 
 from __future__ import annotations
@@ -169,20 +169,20 @@ def bench_tool_use(n: int) -> tuple[float, float]:
     return ours, _rate(lambda: [int(extract_answer(text)) == it.reference["answer"] for it, _, text in cases], len(cases))
 
 
-def bench_reasoning_gym(n: int) -> tuple[float, float]:
-    """The `broad` mix: half the items answered with the dataset's own answer, half with a wrong one. Both sides are
+def bench_reasoning_gym(n: int, preset: str) -> tuple[float, float]:
+    """A preset's mix (`reasoning_gym`: the 104 reasoning-gym datasets; `broad`: reasoning-core's tasks too): half the items answered with the dataset's own answer, half with a wrong one. Both sides are
     warmed first (worker processes started, datasets built), so the rates are steady-state scoring."""
     from reasoning_gym.factory import DATASETS
 
     from hermes4.envs.rgym.catalog import extract_tagged_answer, oracle_answer
 
-    env = get_env(f"reasoning_gym:preset=broad,n={n}")
+    env = get_env(f"reasoning_gym:preset={preset},n={n}")
     cases = _half(env.items(), lambda it: f"<answer>{oracle_answer(it.reference['entry'])}</answer>", lambda it: "<answer>7</answer>")
     datasets: dict[str, Any] = {}
 
     def bare_one(item: Item, text: str) -> float:
         name = item.reference["dataset"]
-        if name not in datasets:
+        if name not in datasets:  # registered by the env's items() (reasoning-core's tasks join reasoning-gym's registry)
             datasets[name] = DATASETS[name][0](config=item.reference["config"])
         try:
             return datasets[name].score_answer(extract_tagged_answer(text), item.reference["entry"])
@@ -202,7 +202,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200, help="trajectories per env (half correct, half wrong)")
     parser.add_argument("--code-n", type=int, default=6, help="code items (each runs 2-3 tests in a process)")
-    parser.add_argument("--rg-n", type=int, default=208, help="reasoning_gym items of the broad mix (two per dataset by default)")
+    parser.add_argument("--rg-n", type=int, default=208, help="reasoning_gym items (208: two per reasoning-gym dataset)")
+    parser.add_argument("--rg-preset", default="reasoning_gym", help="reasoning_gym preset: reasoning_gym (104 datasets) or broad (with reasoning-core)")
     parser.add_argument("--only", default="", help="envs to run, joined with + (default: all)")
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # math-verify warns that we run without its signal timeout
@@ -214,7 +215,7 @@ def main() -> None:
         ("math", lambda: bench_math(args.n), "bare: math_verify.parse + verify (signal timeouts)"),
         ("tool_use", lambda: bench_tool_use(args.n), "bare: extract + compare, no tool-provenance check"),
         ("code", lambda: bench_code(args.code_n), "per test; bare: subprocess python, no sandbox/limits"),
-        ("reasoning_gym", lambda: bench_reasoning_gym(args.rg_n), "broad mix; bare: the library's score_answer in-process"),
+        ("reasoning_gym", lambda: bench_reasoning_gym(args.rg_n, args.rg_preset), f"preset={args.rg_preset}; bare: the library's score_answer in-process"),
     ]
     wanted = set(filter(None, args.only.split("+")))
     rows = [(name, *run(), note) for name, run, note in benches if not wanted or name in wanted]

@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from hermes4.envs import EnvSpecError, Trajectory, get_env
-from hermes4.envs.rgym.catalog import ANSWER_INSTRUCTION, EXCLUDED, oracle_answer, presets, usable_datasets
-from hermes4.envs.rgym.env import allocate, parse_mix
+from hermes4.envs.rgym.catalog import ANSWER_INSTRUCTION, all_datasets, core_tasks, oracle_answer, presets, usable_datasets
+from hermes4.envs.rgym.env import ReasoningGymEnv, allocate, parse_mix
 
 pytest.importorskip("reasoning_gym")
 
@@ -95,10 +95,10 @@ def test_scorer_crash_hang_and_death_are_error_and_timeout() -> None:
 def test_envs_list_shows_the_families() -> None:
     listed = subprocess.run([sys.executable, "-m", "hermes4", "envs", "list"], capture_output=True, text=True, timeout=180, check=False)
     assert listed.returncode == 0, listed.stderr
-    usable = usable_datasets()
-    assert f"{len(usable)} datasets ({len(usable) + len(EXCLUDED)} registered, {len(EXCLUDED)} excluded)" in listed.stdout
+    usable, every = usable_datasets(), all_datasets()
+    assert f"{len(usable)} datasets ({len(every)} found, {len(every) - len(usable)} excluded): reasoning-gym 0.1" in listed.stdout
     assert "countdown" in listed.stdout and "excluded composite:" in listed.stdout
-    assert "presets: broad," in listed.stdout
+    assert "presets: broad, reasoning_gym," in listed.stdout
 
 
 def test_broad_preset_in_a_recipe(tmp_path) -> None:
@@ -119,3 +119,34 @@ def test_broad_preset_in_a_recipe(tmp_path) -> None:
     assert run.returncode == 0, run.stderr
     data = next(s for s in json.loads(run.stdout)["stages"] if s["stage"] == "data")
     assert any(c.startswith("sample reasoning: 5,000 items") for c in data["counts"])
+
+
+def test_reasoning_core_tasks_join_the_mix_when_installed() -> None:
+    if not core_tasks():
+        pytest.skip("reasoning-core is not installed")
+    env = get_env("reasoning_gym:datasets=set_expression+gcd,n=4")
+    items = env.items()
+    libraries = {item.meta["provenance"]["library"].split()[0] for item in items}
+    assert libraries == {"reasoning-core", "reasoning-gym"}
+    for item in items:
+        good = env.verify(item, answered(f"<answer>{oracle_answer(item.reference['entry'])}</answer>"))
+        assert good.status == "pass", good.details
+        assert env.verify(item, answered("<answer>nothing</answer>")).status == "fail"
+    assert "set_expression" in presets()["reasoning_core"] and "set_expression" not in presets()["reasoning_gym"]
+
+
+def test_a_broken_generator_is_skipped_in_a_mix_and_an_error_alone(monkeypatch) -> None:
+    make = ReasoningGymEnv._make_dataset
+
+    def broken_lcm(self, name, *args, **kwargs):
+        if name == "lcm":
+            raise RuntimeError("no valid grid after 500 tries")
+        return make(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(ReasoningGymEnv, "_make_dataset", broken_lcm)
+    mix = get_env("reasoning_gym:datasets=gcd+lcm,n=4")
+    items = mix.items()
+    assert {i.meta["provenance"]["dataset"] for i in items} == {"gcd"} and len(items) == 2
+    assert "no valid grid" in mix.skipped["lcm"]
+    with pytest.raises(ValueError, match="dataset 'lcm': cannot create it: RuntimeError: no valid grid"):
+        get_env("reasoning_gym:dataset=lcm,n=2").items()

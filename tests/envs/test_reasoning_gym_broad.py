@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from hermes4.envs import get_env
-from hermes4.envs.rgym.catalog import EXCLUDED, all_datasets, probe_dataset, usable_datasets
+from hermes4.envs.rgym.catalog import CORE_CATEGORY, EXCLUDED, SEED_DEPENDENT, all_datasets, probe_dataset, usable_datasets
 from hermes4.envs.rgym.teacher import make_teacher
 from hermes4.llm import ScriptedEngine
 from hermes4.sample import SampleConfig, sample
@@ -18,50 +18,58 @@ pytest.importorskip("reasoning_gym")
 
 
 @pytest.mark.slow
-def test_every_dataset_generates_offline_and_scores_or_is_excluded(monkeypatch) -> None:
+def test_datasets_generate_offline_and_score_or_are_excluded(monkeypatch) -> None:
     def no_network(*args, **kwargs):
         raise OSError("network is blocked in this test")
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
     monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    every = all_datasets()
+    core = [name for name, category in every.items() if category == CORE_CATEGORY and name not in EXCLUDED]
+    # Every reasoning-gym dataset; every 8th reasoning-core task (all 856 take ~2 minutes: benchmarks/RESULTS.md);
+    # every exclusion but the one that hangs, to show its reason still holds.
+    probed = [n for n, c in every.items() if c != CORE_CATEGORY] + core[::8] + [n for n in EXCLUDED if n in every and n != "open_addressing_slot"]
     problems = {}
-    for name in all_datasets():
+    for name in dict.fromkeys(probed):
         result = probe_dataset(name, count=2)
         if result.problem is not None:
             problems[name] = result.problem
         else:
             assert result.items == 2
-    # The exclusion list is exactly what the probe finds: a library release that changes either shows up here.
-    assert set(problems) == set(EXCLUDED), problems
+    assert set(problems) - SEED_DEPENDENT == {n for n in probed if n in EXCLUDED} - SEED_DEPENDENT, problems
     assert "full marks" in problems["game_of_life_halting"]
+    if core:
+        assert "network blocked" in problems["metamath_entailment"] or "network is blocked" in problems["metamath_entailment"]
     assert len(usable_datasets()) >= 100
 
 
 @pytest.mark.slow
 async def test_sampling_over_the_broad_mix_keeps_verified_records_with_provenance(tmp_path) -> None:
     usable = usable_datasets()
-    spec = f"reasoning_gym:preset=broad,n={len(usable)}"  # one item per dataset
+    spec = "reasoning_gym:preset=broad,n=160"  # 160 datasets drawn from both libraries, one item each
     env = get_env(spec)
-    teacher = make_teacher(spec, error_rate=0.25, seed=5)
+    teacher = make_teacher(env, error_rate=0.25, seed=5)  # the same instance: its items are generated once
     config = SampleConfig(envs=[spec], llm="scripted", out=tmp_path / "out", group_size=4, keep=1, max_tokens=16384, concurrency=16)
     result = await sample(config, ScriptedEngine(teacher), envs={spec: env})
 
     rows = list(read_records(config.out))
     ledger = list(read_records(config.out, stream="items"))
-    assert len(ledger) == len(usable)
-    kept_datasets = set()
+    assert len(ledger) == 160 - len(env.skipped) >= 155  # a generator that fails on its seed is skipped, not the run
+    kept_datasets, libraries = set(), set()
     for row in rows:
         verdict = row["meta"]["verdict"]
         assert verdict["status"] == "pass" and verdict["reward"] == 1.0
         provenance = verdict["details"]["provenance"]
         assert provenance["dataset"] in usable and isinstance(provenance["seed"], int)
-        assert provenance["config"]["seed"] == provenance["seed"] and provenance["library"].startswith("reasoning-gym ")
+        assert provenance["config"]["seed"] == provenance["seed"]
         assert row["messages"][-1]["content"].strip().startswith("<answer>")
         kept_datasets.add(provenance["dataset"])
+        libraries.add(provenance["library"].split()[0])
     # The teacher knows a valid answer for every dataset but two (boxnet and rush_hour items carry none); planted
     # mistakes are rejected by the library's scorer, so some samples fail and the items still get solved.
-    assert set(usable) - kept_datasets <= {"boxnet", "rush_hour"}, sorted(set(usable) - kept_datasets)
-    failed = sum(entry["meta"]["counts"]["failed"] for entry in ledger)
-    assert failed > 0
+    solved = sum(entry["meta"]["status"] == "solved" for entry in ledger)
+    assert solved >= len(ledger) - 3 and len(kept_datasets) == len(rows) == solved
+    assert libraries == ({"reasoning-gym", "reasoning-core"} if any(c == CORE_CATEGORY for c in usable.values()) else {"reasoning-gym"})
+    assert sum(entry["meta"]["counts"]["failed"] for entry in ledger) > 0
     summary = result.summary[spec]
     assert summary["accepted"] == len(rows) and summary["error_rate"] < 0.05

@@ -1,9 +1,14 @@
-"""Which reasoning-gym datasets hermes4 exposes: the library's registry, the exclusions (with reasons), categories, presets."""
+"""Which procedural datasets hermes4 exposes: reasoning-gym's registry, reasoning-core's tasks when it is installed
+(registered into reasoning-gym's registry by reasoning-core's own bridge), the exclusions with reasons, presets."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import random
 import re
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -12,7 +17,22 @@ from functools import lru_cache
 EXCLUDED: dict[str, str] = {
     "composite": "the library's own mixer of other datasets (the adapter mixes with datasets=NAME:WEIGHT+... instead)",
     "game_of_life_halting": "its scorer passes any non-empty answer (bool('False') is True), so it cannot reject a wrong one",
+    # reasoning-core 0.5.0 (probed with the network blocked, two items each)
+    "constrained_surface_flip_paths": "its generator crashes on some seeds (ValueError: too many values to unpack)",
+    "grid_path_count_cone": "its generator gives up on some seeds (no valid toggle after 500 grids)",
+    "game_best_move": "generation needs pyggp (reasoning-core[gen]), which the envs extra does not install",
+    "game_forced_win": "generation needs pyggp (reasoning-core[gen]), which the envs extra does not install",
+    "incremental_build_rebuild_set": "does not import (reasoning-core itself lists it as retired)",
+    "lean_candidate_compilation": "downloads its data when generating (needs the network)",
+    "lean_missing_line": "downloads its data when generating (needs the network)",
+    "metamath_core_select": "downloads its data when generating (needs the network)",
+    "metamath_entailment": "downloads its data when generating (needs the network)",
+    "open_addressing_slot": "generating two items did not finish in 100 s",
+    "regular_language_counting": "needs automata-lib, which reasoning-core does not declare",
 }
+# Exclusions that depend on the seed: the probe may pass them, so tests do not require it to fail them.
+SEED_DEPENDENT = frozenset({"constrained_surface_flip_paths", "grid_path_count_cone"})
+CORE_CATEGORY = "reasoning_core"
 
 # Where a dataset has no single oracle answer (`answer` is None: any valid solution scores), the item's metadata
 # often carries one valid solution; the scripted teacher and the oracle probe use it.
@@ -35,22 +55,59 @@ def library():
     return reasoning_gym
 
 
-@lru_cache(maxsize=1)
-def library_version() -> str:
+@lru_cache(maxsize=2)
+def library_version(package: str = "reasoning-gym") -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("reasoning-gym")
+        return f"{package} {version(package)}"
     except PackageNotFoundError:
-        return "unknown"
+        return f"{package} (version unknown)"
 
 
-def all_datasets() -> dict[str, str]:
-    """Every dataset the library registers -> its category (the package it lives in: arithmetic, games, ...)."""
+@lru_cache(maxsize=1)
+def core_tasks() -> tuple[str, ...]:
+    """reasoning-core's task names ((), when it is not installed). Listing them is cheap: it parses, not imports."""
+    try:
+        import reasoning_core
+    except ImportError:
+        return ()
+    return tuple(sorted(reasoning_core.DATASETS))
+
+
+_REGISTER_LOCK = threading.Lock()
+
+
+def ensure_registered(name: str) -> None:
+    """Make `name` creatable with `reasoning_gym.create_dataset`: a reasoning-core task is registered on first use
+    (importing one task's generator takes from milliseconds to seconds, so never all of them up front)."""
+    from reasoning_gym.factory import DATASETS
+
+    with _REGISTER_LOCK:
+        if name not in DATASETS and name in core_tasks():
+            from reasoning_core.integrations.reasoning_gym import register_tasks
+
+            register_tasks([name])
+
+
+def source_of(name: str) -> str:
+    """The package a dataset comes from (for provenance)."""
+    return "reasoning-core" if name in core_tasks() and name not in _native() else "reasoning-gym"
+
+
+def _native() -> dict[str, str]:
     from reasoning_gym.factory import DATASETS
 
     library()
-    return {name: _category(cls.__module__) for name, (cls, _config) in sorted(DATASETS.items())}
+    return {name: _category(cls.__module__) for name, (cls, _config) in DATASETS.items() if cls.__module__.startswith("reasoning_gym.")}
+
+
+def all_datasets() -> dict[str, str]:
+    """Every dataset of both libraries -> its category (reasoning-gym's package: arithmetic, games, ...; or
+    `reasoning_core`). A reasoning-core task named like a reasoning-gym dataset is shadowed by it."""
+    native = _native()
+    core = {name: CORE_CATEGORY for name in core_tasks() if name not in native}
+    return dict(sorted({**core, **native}.items()))
 
 
 def _category(module: str) -> str:
@@ -64,9 +121,10 @@ def usable_datasets() -> dict[str, str]:
 
 
 def presets() -> dict[str, list[str]]:
-    """`broad`: every usable dataset, equally weighted (the paper's mix of many task families); one preset per category."""
+    """`broad`: every usable dataset of both libraries, equally weighted (the paper's mix of ~1,000 task families);
+    `reasoning_gym`: reasoning-gym's alone; one preset per category (`reasoning_core` is one)."""
     usable = usable_datasets()
-    out: dict[str, list[str]] = {"broad": sorted(usable)}
+    out: dict[str, list[str]] = {"broad": sorted(usable), "reasoning_gym": sorted(n for n, c in usable.items() if c != CORE_CATEGORY)}
     for category in sorted(set(usable.values())):
         out[category] = sorted(name for name, cat in usable.items() if cat == category)
     return out
@@ -95,6 +153,23 @@ def oracle_answer(entry: dict) -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def seeded_global_rng(seed: int) -> Iterator[None]:
+    """Seed Python's and numpy's global RNGs for one entry, then put them back. reasoning-core's generators ignore
+    the index and draw from the global RNGs, so this is what makes their items the same on every run (resume and
+    the teacher's lookup depend on it); reasoning-gym's own seed per index and are unaffected."""
+    import numpy as np
+
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+
+
 @dataclass
 class ProbeResult:
     """What `probe_dataset` found: None problem means the dataset generates offline and its scorer discriminates."""
@@ -113,8 +188,12 @@ def probe_dataset(name: str, count: int = 2, seed: int = 1) -> ProbeResult:
     Network use is not blocked here; callers that need to prove offline generation block sockets first (see tests)."""
     rg = library()
     try:
+        ensure_registered(name)
         dataset = rg.create_dataset(name, seed=seed, size=count)
-        entries = [dataset[i] for i in range(count)]
+        entries = []
+        for index in range(count):
+            with seeded_global_rng(seed * 1_000_003 + index):
+                entries.append(dataset[index])
     except Exception as exc:  # noqa: BLE001 (a dataset that cannot generate is the finding)
         return ProbeResult(name, f"cannot generate with its default config: {type(exc).__name__}: {exc}")
     checked = 0

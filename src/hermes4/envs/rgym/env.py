@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import random
 from typing import Any
 
@@ -16,17 +17,27 @@ from hermes4.envs.registry import register_env
 from hermes4.envs.rgym.catalog import (
     ANSWER_INSTRUCTION,
     EXCLUDED,
+    CORE_CATEGORY,
     all_datasets,
     as_json,
+    core_tasks,
+    ensure_registered,
     extract_tagged_answer,
     library,
     library_version,
     presets,
+    seeded_global_rng,
+    source_of,
     usable_datasets,
 )
 from hermes4.envs.rgym.scorer import shared_pool
 
 _SHOWN = 500  # characters of given/expected answers kept in verdict details
+_log = logging.getLogger(__name__)
+
+
+class _GenerationFailed(Exception):
+    """A dataset produced no item (its generator crashed on every index tried); the message names it."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,12 +69,15 @@ def parse_mix(names: list[str]) -> list[MixPart]:
     return parts
 
 
-def allocate(parts: list[MixPart], n: int) -> dict[str, int]:
-    """Split `n` items over the parts in proportion to their weights (largest remainder; ties by mix order)."""
+def allocate(parts: list[MixPart], n: int, seed: int = 0) -> dict[str, int]:
+    """Split `n` items over the parts in proportion to their weights (largest remainder). Ties, e.g. fewer items than
+    equally weighted datasets, go to a seeded random choice, not to the first names in the mix."""
     total = sum(p.weight for p in parts)
     exact = [n * p.weight / total for p in parts]
     counts = [int(x) for x in exact]
-    order = sorted(range(len(parts)), key=lambda i: (-(exact[i] - counts[i]), i))
+    rng = random.Random(seed)
+    tie_break = [rng.random() for _ in parts]
+    order = sorted(range(len(parts)), key=lambda i: (-round(exact[i] - counts[i], 9), tie_break[i]))
     for i in order[: n - sum(counts)]:
         counts[i] += 1
     return {p.dataset: c for p, c in zip(parts, counts) if c}
@@ -130,60 +144,102 @@ class ReasoningGymEnv(Env):
         if self.overrides and len(self.parts) > 1:
             raise ValueError("option config: applies to a single dataset (its keys differ between datasets)")
         self.n, self.seed, self.pass_threshold, self.timeout_s = n, seed, pass_threshold, timeout_s
+        self._items: dict[tuple[str, int], list[Item]] = {}
+        self.skipped: dict[str, str] = {}  # datasets a mix went on without, and why
         if self.overrides:  # a bad key or value is a spec error now, not a crash when items are drawn
             self._make_dataset(self.parts[0].dataset, "train", 0, size=1)
 
     @classmethod
     def catalog_lines(cls) -> list[str]:
         """For `hermes4 envs list`: the exposed datasets by category, the presets, and the exclusions with reasons."""
+        every = all_datasets()
         usable = usable_datasets()
-        lines = [f"reasoning-gym {library_version()}: {len(usable)} datasets ({len(all_datasets())} registered, {len(EXCLUDED)} excluded)"]
+        native = sum(c != CORE_CATEGORY for c in usable.values())
+        core = "not installed (pip install 'hermes4[envs]')" if not core_tasks() else f"{len(usable) - native} tasks"
+        lines = [
+            f"{len(usable)} datasets ({len(every)} found, {len(every) - len(usable)} excluded): {library_version()}: {native}; "
+            f"{library_version('reasoning-core') if core_tasks() else 'reasoning-core'}: {core}"
+        ]
         for category in sorted(set(usable.values())):
             names = sorted(n for n, c in usable.items() if c == category)
-            lines.append(f"  {category} ({len(names)}): {', '.join(names)}")
+            shown = ", ".join(names) if len(names) <= 40 else ", ".join(names[:40]) + f", ... (`envs show reasoning_gym:preset={category}`)"
+            lines.append(f"  {category} ({len(names)}): {shown}")
         lines.append(f"  presets: {', '.join(presets())} (broad = all {len(usable)}, equal weights)")
-        lines.extend(f"  excluded {name}: {why}" for name, why in EXCLUDED.items())
+        lines.extend(f"  excluded {name}: {why}" for name, why in EXCLUDED.items() if name in every)
         return lines
 
     def _make_dataset(self, name: str, split: str, seed: int, size: int) -> Any:
         rg = library()
         dataset_seed = derived_seed("reasoning_gym", name, split, self.seed + seed)
+        ensure_registered(name)
         try:
-            return rg.create_dataset(name, seed=dataset_seed, size=size, **self.overrides)
+            with seeded_global_rng(dataset_seed):  # generators that draw state when built (reasoning-core's do)
+                return rg.create_dataset(name, seed=dataset_seed, size=size, **self.overrides)
         except (TypeError, AssertionError) as exc:  # unknown config key / the config's own validation
             raise ValueError(f"dataset {name!r}: bad config {self.overrides}: {exc}") from None
 
     def items(self, split: str = "train", seed: int = 0) -> list[Item]:
-        counts = allocate(self.parts, self.n)
+        # Cached per instance: generating is slow (seconds to minutes for broad), and some reasoning-core generators
+        # keep module-level state (e.g. words already used), so a second generation in the same process can differ.
+        # A fresh process generating in this fixed order gets the same items, which is what resume relies on.
+        key = (split, seed)
+        if key not in self._items:
+            self._items[key] = self._generate_all(split, seed)
+        return list(self._items[key])
+
+    def _generate_all(self, split: str, seed: int) -> list[Item]:
+        category = all_datasets()
+        counts = allocate(self.parts, self.n, derived_seed("reasoning_gym-allocate", split, self.seed + seed))
         out: list[Item] = []
         for name, count in counts.items():
-            # Room to skip the rare repeated question (ids are content hashes: the sampler's journal keys).
-            dataset = self._make_dataset(name, split, seed, size=count * 2 + 8)
-            # The scorers compare against the entry's native values (tuples, int keys) and read their config object
-            # (nested dataclasses included), so items keep both as generated; the provenance is their JSON form.
-            config_json = as_json(dataclasses.asdict(dataset.config))
-            seen: set[str] = set()
-            for index in range(dataset.size):
-                if len(seen) == count:
-                    break
-                entry = dataset[index]
-                text = f"{entry['question'].rstrip()}\n\n{ANSWER_INSTRUCTION}"
-                item_id = f"reasoning_gym-{name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
-                if item_id in seen:
-                    continue
-                seen.add(item_id)
-                provenance = {"library": f"reasoning-gym {library_version()}", "dataset": name, "config": config_json, "seed": dataset.config.seed, "index": index}
-                out.append(
-                    Item(
-                        id=item_id,
-                        prompt=Conversation(messages=[Message(role="user", content=text)]),
-                        reference={"dataset": name, "config": dataset.config, "entry": entry},
-                        meta={"provenance": provenance, "category": all_datasets()[name], "split": split},
-                    )
-                )
+            try:
+                out.extend(self._generate(name, count, split, seed, category[name]))
+            except _GenerationFailed as exc:
+                # One broken generator must not sink a mix of hundreds; alone, it is the user's error to see.
+                if len(counts) == 1:
+                    raise ValueError(str(exc)) from None
+                self.skipped[name] = str(exc)
+                _log.warning("reasoning_gym: %s; the mix goes on without it", exc)
         # Interleave the datasets, so `--limit M` and a partial run still see the whole mix.
         random.Random(derived_seed("reasoning_gym-order", split, self.seed + seed)).shuffle(out)
         return out
+
+    def _generate(self, name: str, count: int, split: str, seed: int, category: str) -> list[Item]:
+        # Room to skip a repeated question (ids are content hashes: the sampler's journal keys) or an index whose
+        # generation fails (some generators give up on some seeds).
+        try:
+            dataset = self._make_dataset(name, split, seed, size=count * 2 + 8)
+        except Exception as exc:  # noqa: BLE001 (a generator that cannot start: reported by name)
+            raise _GenerationFailed(f"dataset {name!r}: cannot create it: {type(exc).__name__}: {exc}") from None
+        # The scorers compare against the entry's native values (tuples, int keys) and read their config object
+        # (nested dataclasses included), so items keep both as generated; the provenance is their JSON form.
+        config_json = as_json(dataclasses.asdict(dataset.config))
+        library_name = library_version(source_of(name))
+        items: dict[str, Item] = {}
+        failure = ""
+        for index in range(dataset.size):
+            if len(items) == count:
+                break
+            try:
+                with seeded_global_rng(derived_seed("reasoning_gym-entry", name, dataset.config.seed, index)):
+                    entry = dataset[index]
+            except Exception as exc:  # noqa: BLE001
+                failure = failure or f"{type(exc).__name__}: {exc}"
+                continue
+            text = f"{entry['question'].rstrip()}\n\n{ANSWER_INSTRUCTION}"
+            item_id = f"reasoning_gym-{name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+            if item_id in items:
+                continue
+            provenance = {"library": library_name, "dataset": name, "config": config_json, "seed": dataset.config.seed, "index": index}
+            items[item_id] = Item(
+                id=item_id,
+                prompt=Conversation(messages=[Message(role="user", content=text)]),
+                reference={"dataset": name, "config": dataset.config, "entry": entry},
+                meta={"provenance": provenance, "category": category, "split": split},
+            )
+        if not items:
+            raise _GenerationFailed(f"dataset {name!r}: no item could be generated ({failure or 'every item repeated'})")
+        return list(items.values())
 
     def verify(self, item: Item, trajectory: Trajectory) -> Verdict:
         reference = item.reference

@@ -42,6 +42,7 @@ class _Process:
             start_new_session=True,  # a Ctrl-C in the terminal is the caller's to handle, not the scorer's
         )
         self.buffer = b""
+        self.prepared: set[str] = set()  # datasets this process has built
         self.broken = False  # set when a call leaves the process unusable (timeout, death, garbage on the pipe)
         hello = self._read_line(_STARTUP_S)
         if hello is None or not json.loads(hello).get("ready"):
@@ -69,6 +70,15 @@ class _Process:
         return line.decode("utf-8", errors="replace")
 
     def call(self, request: dict[str, Any], timeout_s: float) -> Score:
+        key = repr((request["dataset"], request["config"]))
+        if key not in self.prepared:  # building the dataset (importing a generator) is not the answer's time
+            prepared = self._exchange({"dataset": request["dataset"], "config": request["config"], "prepare": True}, _STARTUP_S)
+            if prepared.status != "ok":
+                return prepared
+            self.prepared.add(key)
+        return self._exchange(request, timeout_s)
+
+    def _exchange(self, request: dict[str, Any], timeout_s: float) -> Score:
         assert self.popen.stdin is not None
         try:
             # Pickle, not JSON, towards the worker: the scorers need the entry's native types (tuples, int keys).
@@ -87,6 +97,8 @@ class _Process:
             reply = json.loads(line)
             if "error" in reply:
                 return Score("error", reason=str(reply["error"]))
+            if reply.get("prepared") is True:
+                return Score("ok", score=0.0)
             score = float(reply["score"])
         except (ValueError, KeyError, TypeError) as exc:
             self.broken = True

@@ -6,8 +6,9 @@ separate process with an address-space limit, no core files, a 1 MiB file-size l
 grants it) its own empty network namespace; the parent kills it at its wall-clock limit. Replies go to a private
 copy of stdout; anything the library prints goes to /dev/null.
 
-Request (base64 pickle from the trusted parent): {"dataset", "config" (the dataset's config object), "entry", "answer"}.
-Reply (one JSON line): {"score": float} or {"error": str}.
+Request (base64 pickle from the trusted parent): {"dataset", "config" (the dataset's config object), "entry", "answer"},
+or {"dataset", "config", "prepare": True} to build the dataset (registering a reasoning-core task) outside any
+answer's time limit. Reply (one JSON line): {"score": float}, {"prepared": true} or {"error": str}.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ def main() -> None:
     _limit(memory_mb)
     from reasoning_gym.factory import DATASETS
 
+    from hermes4.envs.rgym.catalog import ensure_registered
+
     datasets: dict[str, object] = {}
     replies.write(json.dumps({"ready": True, "network_isolated": isolated}) + "\n")
     for line in sys.stdin:
@@ -57,8 +60,12 @@ def main() -> None:
             key = repr((request["dataset"], request["config"]))  # dataclass reprs list every field
             dataset = datasets.get(key)
             if dataset is None:
+                ensure_registered(request["dataset"])
                 dataset_cls, _ = DATASETS[request["dataset"]]
                 dataset = datasets[key] = dataset_cls(config=request["config"])
+            if request.get("prepare"):
+                replies.write(json.dumps({"prepared": True}) + "\n")
+                continue
             score = float(dataset.score_answer(request["answer"], request["entry"]))
             reply = {"score": score} if score == score else {"error": "the scorer returned NaN"}
         except BaseException as exc:  # noqa: BLE001 (the scorer's crash is reported, the process stays up)

@@ -14,14 +14,19 @@ For `--llm scripted:hermes4.envs.rgym.teacher:teacher`: `HERMES4_RG_TEACHER_ENV`
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from hermes4.envs.rgym.catalog import oracle_answer
 
 if TYPE_CHECKING:
+    from hermes4.envs import Env
     from hermes4.llm import ScriptRequest
 
 DEFAULT_ENV = "reasoning_gym:preset=broad"
@@ -51,14 +56,14 @@ def _wrong(answer: str, rng: random.Random) -> str:
 
 
 def make_teacher(
-    env_spec: str = DEFAULT_ENV, error_rate: float = 0.2, seed: int = 0, split: str = "train", items_seed: int = 0
+    env: str | Env = DEFAULT_ENV, error_rate: float = 0.2, seed: int = 0, split: str = "train", items_seed: int = 0
 ) -> Callable[[ScriptRequest], str]:
-    """A scripted model function that answers the items of `env_spec` (`items(split, items_seed)`, as the sampler asks)."""
-    from hermes4.envs import get_env
-
-    answers: dict[str, str | None] = {}
-    for item in get_env(env_spec).items(split=split, seed=items_seed):
-        answers[item.prompt.messages[-1].content or ""] = oracle_answer(item.reference["entry"])
+    """A scripted model function that answers the items of `env` (a spec, or the env instance the sampler will use,
+    whose items are then shared: `items(split, items_seed)`, as the sampler asks)."""
+    if isinstance(env, str):
+        answers = _answers_in_fresh_process(env, split, items_seed)
+    else:
+        answers = _answers(env, split, items_seed)
 
     def teach(request: ScriptRequest) -> str:
         text = _last_user_text(request)
@@ -72,6 +77,28 @@ def make_teacher(
         return f"<think>\n{reasoning}\n</think>\n<answer>{answer}</answer>"
 
     return teach
+
+
+def _answers(env: str | Env, split: str, items_seed: int) -> dict[str, str | None]:
+    from hermes4.envs import get_env
+
+    return {item.prompt.messages[-1].content or "": oracle_answer(item.reference["entry"]) for item in get_env(env).items(split=split, seed=items_seed)}
+
+
+def _answers_in_fresh_process(spec: str, split: str, items_seed: int) -> dict[str, str | None]:
+    """The answer table, generated in a new interpreter: some reasoning-core generators keep module-level state, so
+    only a fresh process reproduces the items a fresh sampler process generates (this teacher often shares one)."""
+    with tempfile.TemporaryDirectory() as tmp:  # a file, not stdout: some generators print while they work
+        path = os.path.join(tmp, "answers.json")
+        code = (
+            "import json; from hermes4.envs.rgym.teacher import _answers; "
+            f"json.dump(_answers({spec!r}, {split!r}, {items_seed}), open({path!r}, 'w', encoding='utf-8'))"
+        )
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+        if run.returncode != 0:
+            raise RuntimeError(f"the reasoning_gym teacher could not generate {spec!r}: {run.stderr.strip().splitlines()[-1:]}")
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
 
 
 _DEFAULT: Callable[[ScriptRequest], str] | None = None
