@@ -29,9 +29,22 @@ EXCLUDED: dict[str, str] = {
     "metamath_entailment": "downloads its data when generating (needs the network)",
     "open_addressing_slot": "generating two items did not finish in 100 s",
     "regular_language_counting": "needs automata-lib, which reasoning-core does not declare",
+    "ehrenfeucht_fraisse": "its generator fails on many seeds (ValueError: Sample larger than population)",
+    **dict.fromkeys(
+        (
+            "analogical_case_matching", "arithmetics", "code_analysis", "code_execution", "code_runnability",
+            "constrained_continuation", "lambda_reduction", "most_probable_evidence", "most_probable_outcome",
+            "multistep_nli", "near_tie_map", "parsing_derivation", "qualitative_causal_reasoning", "regex_following",
+            "regex_reasoning", "rewrite_system", "syntax_error_detection", "table_equivalence", "table_qa",
+            "unification_entailment",
+        ),
+        "its items changed with the process's hash seed (set order); generation now runs with PYTHONHASHSEED=0, but scoring these across processes is not yet re-verified",
+    ),
 }
 # Exclusions that depend on the seed: the probe may pass them, so tests do not require it to fail them.
-SEED_DEPENDENT = frozenset({"constrained_surface_flip_paths", "grid_path_count_cone"})
+SEED_DEPENDENT = frozenset({"constrained_surface_flip_paths", "grid_path_count_cone", "ehrenfeucht_fraisse"})
+# Found by generating every task (one item each) in two processes with different PYTHONHASHSEED.
+HASH_ORDER_DEPENDENT = frozenset(name for name, why in EXCLUDED.items() if "hash seed" in why)
 CORE_CATEGORY = "reasoning_core"
 
 # Where a dataset has no single oracle answer (`answer` is None: any valid solution scores), the item's metadata

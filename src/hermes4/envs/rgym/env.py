@@ -5,7 +5,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import os
+import pickle
 import random
+import subprocess
+import sys
+import tempfile
 from typing import Any
 
 import yaml
@@ -118,6 +123,7 @@ class ReasoningGymEnv(Env):
         pass_threshold: float = 1.0,
         timeout_s: float = 10.0,
     ) -> None:
+        self._options = {"dataset": dataset, "datasets": datasets, "preset": preset, "n": n, "seed": seed, "config": config}
         chosen = [o for o, v in (("dataset", dataset), ("datasets", datasets), ("preset", preset)) if v]
         if len(chosen) > 1:
             raise ValueError(f"give one of dataset, datasets, preset (got {' and '.join(chosen)})")
@@ -179,16 +185,35 @@ class ReasoningGymEnv(Env):
             raise ValueError(f"dataset {name!r}: bad config {self.overrides}: {exc}") from None
 
     def items(self, split: str = "train", seed: int = 0) -> list[Item]:
-        # Cached per instance: generating is slow (seconds to minutes for broad), and some reasoning-core generators
-        # keep module-level state (e.g. words already used), so a second generation in the same process can differ.
-        # A fresh process generating in this fixed order gets the same items, which is what resume relies on.
+        # Cached per instance: generating is slow (seconds to minutes for broad). Some reasoning-core generators keep
+        # module-level state (words already used) or print sets (order follows the process's hash seed), so a mix
+        # with any of them is generated in a fresh interpreter with PYTHONHASHSEED=0: the same items in every
+        # process, which is what resuming a run and a separate teacher rely on.
         key = (split, seed)
         if key not in self._items:
-            self._items[key] = self._generate_all(split, seed)
+            core = any(all_datasets()[p.dataset] == CORE_CATEGORY for p in self.parts)
+            items, self.skipped = self._generate_in_child(split, seed) if core else self._generate_all(split, seed)
+            self._items[key] = items
         return list(self._items[key])
 
-    def _generate_all(self, split: str, seed: int) -> list[Item]:
+    def _generate_in_child(self, split: str, seed: int) -> tuple[list[Item], dict[str, str]]:
+        with tempfile.TemporaryDirectory() as tmp:
+            request, result = os.path.join(tmp, "request.pkl"), os.path.join(tmp, "items.pkl")
+            with open(request, "wb") as handle:
+                pickle.dump((self._options, split, seed), handle)
+            code = f"from hermes4.envs.rgym.env import generate_for_parent; generate_for_parent({request!r}, {result!r})"
+            run = subprocess.run(
+                [sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": "0"}, capture_output=True, text=True, check=False
+            )
+            if run.returncode != 0:
+                tail = (run.stderr.strip().splitlines() or ["(no output)"])[-1]
+                raise ValueError(f"generating the items failed in the generator process: {tail}")
+            with open(result, "rb") as handle:  # written by our own child, from the same code: trusted
+                return pickle.load(handle)
+
+    def _generate_all(self, split: str, seed: int) -> tuple[list[Item], dict[str, str]]:
         category = all_datasets()
+        skipped: dict[str, str] = {}
         counts = allocate(self.parts, self.n, derived_seed("reasoning_gym-allocate", split, self.seed + seed))
         out: list[Item] = []
         for name, count in counts.items():
@@ -198,11 +223,11 @@ class ReasoningGymEnv(Env):
                 # One broken generator must not sink a mix of hundreds; alone, it is the user's error to see.
                 if len(counts) == 1:
                     raise ValueError(str(exc)) from None
-                self.skipped[name] = str(exc)
+                skipped[name] = str(exc)
                 _log.warning("reasoning_gym: %s; the mix goes on without it", exc)
         # Interleave the datasets, so `--limit M` and a partial run still see the whole mix.
         random.Random(derived_seed("reasoning_gym-order", split, self.seed + seed)).shuffle(out)
-        return out
+        return out, skipped
 
     def _generate(self, name: str, count: int, split: str, seed: int, category: str) -> list[Item]:
         # Room to skip a repeated question (ids are content hashes: the sampler's journal keys) or an index whose
@@ -260,3 +285,12 @@ class ReasoningGymEnv(Env):
         if result.score >= self.pass_threshold:
             return Verdict("pass", result.score, details)
         return Verdict("fail", result.score, details)
+
+
+def generate_for_parent(request_path: str, result_path: str) -> None:
+    """The generator process's side of `ReasoningGymEnv._generate_in_child`."""
+    with open(request_path, "rb") as handle:
+        options, split, seed = pickle.load(handle)
+    env = ReasoningGymEnv(**options)
+    with open(result_path, "wb") as handle:
+        pickle.dump(env._generate_all(split, seed), handle)
