@@ -174,7 +174,7 @@ def bench_reasoning_gym(n: int, preset: str) -> tuple[float, float]:
     warmed first (worker processes started, datasets built), so the rates are steady-state scoring."""
     from reasoning_gym.factory import DATASETS
 
-    from hermes4.envs.rgym.catalog import extract_tagged_answer, oracle_answer
+    from hermes4.envs.rgym.catalog import ensure_registered, extract_tagged_answer, oracle_answer
 
     env = get_env(f"reasoning_gym:preset={preset},n={n}")
     cases = _half(env.items(), lambda it: f"<answer>{oracle_answer(it.reference['entry'])}</answer>", lambda it: "<answer>7</answer>")
@@ -182,7 +182,8 @@ def bench_reasoning_gym(n: int, preset: str) -> tuple[float, float]:
 
     def bare_one(item: Item, text: str) -> float:
         name = item.reference["dataset"]
-        if name not in datasets:  # registered by the env's items() (reasoning-core's tasks join reasoning-gym's registry)
+        if name not in datasets:  # a reasoning-core task joins reasoning-gym's registry on first use
+            ensure_registered(name)
             datasets[name] = DATASETS[name][0](config=item.reference["config"])
         try:
             return datasets[name].score_answer(extract_tagged_answer(text), item.reference["entry"])
