@@ -5,10 +5,11 @@ composer witnesses, reference programs) and half wrong. "ours" is `env.verify` a
 call it; "bare" is the same judgement called directly on the library underneath with no env machinery:
 math-verify's own parse+verify (with its signal timeouts, main thread only), jsonschema's validator, the
 IFEval checkers without the guard, `subprocess.run(python)` per test without the sandbox (no limits, no
-isolation), a plain answer comparison. The ratio ours/bare is the price of the protocol (guard thread,
-answer extraction, details) and, for code, of the sandbox.
+isolation), a plain answer comparison, reasoning-gym's `score_answer` called in-process. The ratio ours/bare is
+the price of the protocol (guard thread, answer extraction, details) and, for code and reasoning_gym, of running the
+checker in a separate limited process (reasoning-gym's scorers `eval` some answers).
 
-    .venv/bin/python benchmarks/bench_verify.py [--n 200] [--code-n 6]
+    .venv/bin/python benchmarks/bench_verify.py [--n 200] [--code-n 6] [--rg-n 208] [--rg-preset broad] [--only reasoning_gym+math]
 """
 
 from __future__ import annotations
@@ -168,21 +169,57 @@ def bench_tool_use(n: int) -> tuple[float, float]:
     return ours, _rate(lambda: [int(extract_answer(text)) == it.reference["answer"] for it, _, text in cases], len(cases))
 
 
+def bench_reasoning_gym(n: int, preset: str) -> tuple[float, float]:
+    """A preset's mix (`reasoning_gym`: the 104 reasoning-gym datasets; `broad`: reasoning-core's tasks too): half the items answered with the dataset's own answer, half with a wrong one. Both sides are
+    warmed first (worker processes started, datasets built), so the rates are steady-state scoring."""
+    from reasoning_gym.factory import DATASETS
+
+    from hermes4.envs.rgym.catalog import ensure_registered, extract_tagged_answer, oracle_answer
+
+    env = get_env(f"reasoning_gym:preset={preset},n={n}")
+    cases = _half(env.items(), lambda it: f"<answer>{oracle_answer(it.reference['entry'])}</answer>", lambda it: "<answer>7</answer>")
+    datasets: dict[str, Any] = {}
+
+    def bare_one(item: Item, text: str) -> float:
+        name = item.reference["dataset"]
+        if name not in datasets:  # a reasoning-core task joins reasoning-gym's registry on first use
+            ensure_registered(name)
+            datasets[name] = DATASETS[name][0](config=item.reference["config"])
+        try:
+            return datasets[name].score_answer(extract_tagged_answer(text), item.reference["entry"])
+        except Exception:  # noqa: BLE001 (a crashing scorer: the env calls it an error)
+            return -1.0
+
+    ours_verdicts = [env.verify(it, t).status for it, t, _ in cases]  # warm-up, and the agreement check below
+    bare_scores = [bare_one(it, text) for it, _, text in cases]
+    agree = sum((v == "pass") == (s >= 1.0) for v, s in zip(ours_verdicts, bare_scores))
+    print(f"reasoning_gym: {len(cases)} trajectories over {len({it.reference['dataset'] for it, _, _ in cases})} datasets; "
+          f"verdicts agree with bare scoring on {agree}/{len(cases)}; passed {ours_verdicts.count('pass')}", file=sys.stderr)
+    ours = _rate(lambda: [env.verify(it, t) for it, t, _ in cases], len(cases))
+    return ours, _rate(lambda: [bare_one(it, text) for it, _, text in cases], len(cases))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200, help="trajectories per env (half correct, half wrong)")
     parser.add_argument("--code-n", type=int, default=6, help="code items (each runs 2-3 tests in a process)")
+    parser.add_argument("--rg-n", type=int, default=208, help="reasoning_gym items (208: two per reasoning-gym dataset)")
+    parser.add_argument("--rg-preset", default="reasoning_gym", help="reasoning_gym preset: reasoning_gym (104 datasets) or broad (with reasoning-core)")
+    parser.add_argument("--only", default="", help="envs to run, joined with + (default: all)")
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # math-verify warns that we run without its signal timeout
-    rows = [
-        ("procedural", *bench_procedural(args.n), "bare: extract + compare inline"),
-        ("answer_format", *bench_answer_format(args.n), "bare: the format checker alone"),
-        ("ifeval", *bench_ifeval(args.n), "bare: strict+loose checkers without the guard"),
-        ("json_schema", *bench_json_schema(args.n), "bare: json.loads + jsonschema validator"),
-        ("math", *bench_math(args.n), "bare: math_verify.parse + verify (signal timeouts)"),
-        ("tool_use", *bench_tool_use(args.n), "bare: extract + compare, no tool-provenance check"),
-        ("code", *bench_code(args.code_n), "per test; bare: subprocess python, no sandbox/limits"),
+    benches = [
+        ("procedural", lambda: bench_procedural(args.n), "bare: extract + compare inline"),
+        ("answer_format", lambda: bench_answer_format(args.n), "bare: the format checker alone"),
+        ("ifeval", lambda: bench_ifeval(args.n), "bare: strict+loose checkers without the guard"),
+        ("json_schema", lambda: bench_json_schema(args.n), "bare: json.loads + jsonschema validator"),
+        ("math", lambda: bench_math(args.n), "bare: math_verify.parse + verify (signal timeouts)"),
+        ("tool_use", lambda: bench_tool_use(args.n), "bare: extract + compare, no tool-provenance check"),
+        ("code", lambda: bench_code(args.code_n), "per test; bare: subprocess python, no sandbox/limits"),
+        ("reasoning_gym", lambda: bench_reasoning_gym(args.rg_n, args.rg_preset), f"preset={args.rg_preset}; bare: the library's score_answer in-process"),
     ]
+    wanted = set(filter(None, args.only.split("+")))
+    rows = [(name, *run(), note) for name, run, note in benches if not wanted or name in wanted]
     print(f"{'env':<15}{'ours/s':>11}{'bare/s':>11}{'ours/bare':>11}  peer")
     for name, ours, bare, note in rows:
         print(f"{name:<15}{ours:>11.1f}{bare:>11.1f}{ours / bare:>11.2f}  {note}")

@@ -23,6 +23,14 @@ def register(app: typer.Typer) -> None:
             options = ", ".join(f"{key}={'' if default is None else default}" for key, (_, default) in env_options(cls).items())
             doc = (cls.__doc__ or "").strip().splitlines()
             print(f"{name}\n  options: {options or '(none)'}\n  {doc[0] if doc else ''}")
+            catalog = getattr(cls, "catalog_lines", None)  # envs over a library list what the library brings
+            if catalog is not None:
+                try:
+                    lines = catalog()
+                except ImportError as exc:
+                    lines = [f"(unavailable: {exc})"]
+                for line in lines:
+                    print(f"  {line}")
 
     @envs_app.command("show")
     def show_command(

@@ -29,6 +29,7 @@ _BUILTIN_MODULES: dict[str, str] = {
     "code": "hermes4.envs.code",
     "tool_use": "hermes4.envs.tool_use",
     "procedural": "hermes4.envs.procedural.env",
+    "reasoning_gym": "hermes4.envs.rgym.env",
 }
 
 
