@@ -483,3 +483,16 @@ def test_deep_nesting_is_an_issue_not_a_crash() -> None:
             assert result.tool_calls[0].name == "f" and not result.issues
         else:
             assert result.tool_calls == [] and [i.kind for i in result.issues] == ["unreadable_tool_call"]
+
+
+def test_deep_nesting_verdict_does_not_follow_the_recursion_limit() -> None:
+    # Some libraries raise the recursion limit at import (problog via reasoning-core); json.loads' depth limit moves
+    # with it, the parser's must not: the same output reads the same in every process.
+    deep = "[" * 5000 + "]" * 5000
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(100_000)
+    try:
+        result = assert_stream_equals_batch(f'<tool_call>{{"name": "f", "arguments": {{"a": {deep}}}}}</tool_call>ok', [1, 997])
+    finally:
+        sys.setrecursionlimit(old)
+    assert result.tool_calls == [] and [i.kind for i in result.issues] == ["unreadable_tool_call"]

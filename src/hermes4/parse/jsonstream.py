@@ -65,6 +65,7 @@ class JsonNormalizer:
     def __init__(self, *, skim: bool = False, stop_at_tag: bool = False, base_hint: int = 0) -> None:
         self.out: list[str] = []  # canonical text pieces
         self.stack: list[str] = []  # '{' / '['
+        self.max_depth = 0  # deepest nesting seen, strict or skimming (json's own limit follows the recursion limit)
         self.expect = VALUE
         self.done = False
         self.first_kind: str | None = None  # '{', '[', 'string', 'number', 'word' of the top-level value
@@ -184,6 +185,7 @@ class JsonNormalizer:
             self._begin_value("{" if c == "{" else "[")
             self._out(c)
             self.stack.append(c)
+            self.max_depth = max(self.max_depth, len(self.stack))
             self.expect = KEY_OR_CLOSE if c == "{" else VALUE_OR_CLOSE
             return True
         if c == "}" or c == "]":
@@ -437,6 +439,7 @@ class JsonNormalizer:
             self._skim_prev = c
             if c == "{" or c == "[":
                 self._skim_depth += 1
+                self.max_depth = max(self.max_depth, self._skim_depth)
             elif c == "}" or c == "]":
                 self._skim_depth -= 1
                 if self._skim_depth <= 0:

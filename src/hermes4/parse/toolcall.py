@@ -25,6 +25,9 @@ ARGUMENT_KEYS = ("arguments", "parameters")
 # rejected as unreadable instead, so parsing stays linear. Well-formed calls and the repairs the streaming reader
 # does itself (quotes, literals, raw newlines, trailing commas) have no length limit.
 REPAIR_LIMIT = 16_384
+# Deeper call JSON is unreadable. A fixed bound, because json.loads' own limit moves with sys.setrecursionlimit,
+# which some libraries raise at import: the same output must parse the same way in every process.
+MAX_NESTING = 512
 
 
 class CallReader(JsonNormalizer):
@@ -183,6 +186,8 @@ def settle(reader: CallReader | None, raw: str, *, closed: bool, streamed: str |
         return Settled(rejected=True, problems=[("truncated_tool_call", "the output ended at the start of a tool call")])
     if not closed and not reader.done:
         return Settled(rejected=True, problems=[("truncated_tool_call", "the output ended inside this tool call's JSON")])
+    if reader.max_depth > MAX_NESTING:
+        return _too_deep()
     try:
         if reader.clean:
             return _settle_clean(reader, streamed or "")
@@ -199,7 +204,11 @@ def settle(reader: CallReader | None, raw: str, *, closed: bool, streamed: str |
             )
         return _settle_repaired(raw, streamed)
     except RecursionError:  # json.loads/dumps recurse; a pathologically deep value is unreadable, not a crash
-        return Settled(rejected=True, problems=[("unreadable_tool_call", "the tool call JSON is nested too deeply")])
+        return _too_deep()
+
+
+def _too_deep() -> Settled:
+    return Settled(rejected=True, problems=[("unreadable_tool_call", f"the tool call JSON is nested too deeply (over {MAX_NESTING} levels)")])
 
 
 def _repair_problems(repairs: list[tuple[str, int]], where: str) -> list[tuple[str, str]]:
