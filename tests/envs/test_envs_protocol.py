@@ -66,6 +66,25 @@ def test_slow_checker_is_timeout() -> None:
     env.release.set()
 
 
+class _SlowStart(_Probe):
+    """A checker whose library takes longer to load than the check's time limit (punkt, langdetect's profiles)."""
+
+    def __init__(self) -> None:
+        super().__init__(mode="ok")
+        self.warm_ups = 0
+
+    def warm_up(self) -> None:
+        self.warm_ups += 1
+        threading.Event().wait(1.0)  # over check_timeout_s (0.3 s)
+
+
+def test_a_slow_library_start_is_not_a_timeout_verdict() -> None:
+    env = _SlowStart()
+    item = env.items()[0]
+    verdicts = [env.verify(item, Trajectory.from_text("yes")).status for _ in range(3)]
+    assert verdicts == ["pass"] * 3 and env.warm_ups == 1
+
+
 def test_timeout_works_from_threads_and_inside_an_event_loop() -> None:
     env = _Probe(mode="slow")
     item = env.items()[0]

@@ -135,6 +135,7 @@ def _guard_verify(verify: Callable[..., Verdict]) -> Callable[..., Verdict]:
 
     @functools.wraps(verify)
     def guarded(self: Env, item: Item, trajectory: Trajectory) -> Verdict:
+        _warm(self)
         limit = self.check_timeout_s
         started = time.perf_counter()
         if limit is None:
@@ -151,6 +152,22 @@ def _guard_verify(verify: Callable[..., Verdict]) -> Callable[..., Verdict]:
 
     guarded.__guarded__ = True  # type: ignore[attr-defined]
     return guarded
+
+
+_WARM_LOCK = threading.Lock()
+
+
+def _warm(env: Env) -> None:
+    """`env.warm_up()` once per env, before its first timed check and outside the time limit."""
+    if env.__dict__.get("_warmed"):
+        return
+    with _WARM_LOCK:
+        if not env.__dict__.get("_warmed"):
+            try:
+                env.warm_up()
+            except Exception:  # noqa: BLE001 - a library that fails to load fails the checks themselves, as verdicts
+                pass
+            env._warmed = True  # type: ignore[attr-defined]
 
 
 def _call_safely(verify: Callable[..., Verdict], env: Env, item: Item, trajectory: Trajectory) -> Verdict:
@@ -200,6 +217,11 @@ class Env:
 
     def verify(self, item: Item, trajectory: Trajectory) -> Verdict:
         raise TypeError(f"{type(self).__name__} must define verify()")
+
+    def warm_up(self) -> None:
+        """Load what the checker needs (library models, language profiles) before the first check. Called once,
+        outside `check_timeout_s`: the limit measures a check, not a library's start-up, which on a loaded machine
+        can exceed it and would turn the same answer's verdict into a timeout in one process and a pass in another."""
 
     async def rollout(self, item: Item, llm: LLM, sampling: Sampling, *, thinking: bool = False) -> Trajectory:
         """One generation for the item's prompt (sampling.n is taken as 1)."""

@@ -53,6 +53,12 @@ class IFEvalEnv(Env):
         self.min_instructions, self.max_instructions = min_instructions, max_instructions
         self.pool = IFEVAL_IDS if ifeval_only else None
 
+    def warm_up(self) -> None:
+        from hermes4.envs.ifeval import langid, text
+
+        text.sentence_tokenizer(), text.word_tokens("warm up"), text.count_words("warm up")
+        langid.identify("warm up the language profiles of this detector")
+
     def items(self, split: str = "train", seed: int = 0) -> list[Item]:
         if self.rows is not None:
             return [self._item(str(row.get("key", i)), row["prompt"], row["instruction_id_list"], row["kwargs"], {}) for i, row in enumerate(self.rows)]
