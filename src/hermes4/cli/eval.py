@@ -42,6 +42,8 @@ def register(app: typer.Typer) -> None:
         top_p: float = typer.Option(0.95, "--top-p"),
         top_k: int = typer.Option(20, "--top-k"),
         name: str | None = typer.Option(None, "--name", help="Column title of this run in reports (default: the model id)."),
+        reasoning_budget: int | None = typer.Option(None, "--reasoning-budget", help="Reasoning budget in tokens: at N tokens of reasoning </think> is forced and the model answers; each sample records whether it fired."),
+        budget_mode: str = typer.Option("client", "--budget-mode", help="client (any endpoint: generate to the budget, append </think>, continue) or engine (vLLM's thinking_token_budget)."),
         list_tasks: bool = typer.Option(False, "--list-tasks", help="List the benchmarks and their options, then exit."),
     ) -> None:
         """Evaluate a model on benchmarks in reasoning and/or non-reasoning mode; scoring overlaps generation."""
@@ -94,6 +96,8 @@ def register(app: typer.Typer) -> None:
                 top_k=top_k,
                 judge=JudgeConfig(llm=judge, model=judge_model) if judge else None,
                 name=name,
+                reasoning_budget=reasoning_budget,
+                budget_mode=budget_mode,
             )
         except ValidationError as exc:
             raise fail(f"eval: {describe_validation_error(exc)}") from None

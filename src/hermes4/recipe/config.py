@@ -194,6 +194,8 @@ class EvalSection(_Strict):
     models: list[Literal["base", "sft", "length-control"]] = Field(default_factory=lambda: ["sft", "length-control"])
     max_tokens: int = Field(default=40960, ge=1, description="generation budget of a reasoning-mode sample")
     direct_max_tokens: int | None = Field(default=None, ge=1, description="non-reasoning budget (default: max_tokens)")
+    reasoning_budget: int | None = Field(default=None, ge=1, description="reasoning budget in tokens (</think> forced at it); none: no budget")
+    budget_mode: Literal["client", "engine"] = Field(default="client", description="client: any engine; engine: vLLM's thinking_token_budget")
     limit: int | None = Field(default=None, ge=1, description="first M items of each task")
     repeats: int = Field(default=1, ge=1)
     temperature: float = Field(default=0.6, ge=0)
