@@ -43,6 +43,7 @@ def test_budget_cuts_the_overlong_rate_and_the_report_shows_both(tmp_path):
     with serve(serve_command(scripted="budget_scripts:long_thinker", name="thinker"), env=_env()) as served:
         plain = _eval(served.url, tmp_path / "plain")
         budgeted = _eval(served.url, tmp_path / "budget", "--reasoning-budget", "40")
+        no_budget = _eval(served.url, tmp_path / "never", "--budget-mode", "engine")
         refused = _eval(served.url, tmp_path / "never", "--reasoning-budget", "40", "--budget-mode", "engine",
                         "--llm", "scripted:budget_scripts:long_thinker")
     assert plain.returncode == 0, plain.stderr
@@ -67,10 +68,11 @@ def test_budget_cuts_the_overlong_rate_and_the_report_shows_both(tmp_path):
         if record["output"]["budget_fired"]:
             assert "\n</think>" not in raw  # the model did not close it: the client appended the close string
     manifest = json.loads((tmp_path / "budget" / "run.json").read_text())
-    assert manifest["reasoning_budget"] == {"tokens": 40, "mode": "client"}
+    assert manifest["reasoning_budget"] == {"tokens": 40, "mode": "client", "format": "chatml"}
 
     # The engine-side budget needs a vLLM endpoint: a scripted model is refused with one line, nothing written.
     assert refused.returncode == 2 and "hermes4: --budget-mode: " in refused.stderr, refused.stderr
+    assert no_budget.returncode == 2 and "hermes4: eval: budget_mode engine: set reasoning_budget" in no_budget.stderr, no_budget.stderr
     assert not (tmp_path / "never").exists()
 
     report = subprocess.run([sys.executable, "-m", "hermes4", "report", str(tmp_path / "plain"), str(tmp_path / "budget"),

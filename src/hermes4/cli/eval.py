@@ -44,6 +44,7 @@ def register(app: typer.Typer) -> None:
         name: str | None = typer.Option(None, "--name", help="Column title of this run in reports (default: the model id)."),
         reasoning_budget: int | None = typer.Option(None, "--reasoning-budget", help="Reasoning budget in tokens: at N tokens of reasoning </think> is forced and the model answers; each sample records whether it fired."),
         budget_mode: str = typer.Option("client", "--budget-mode", help="client (any endpoint: generate to the budget, append </think>, continue) or engine (vLLM's thinking_token_budget)."),
+        chat_format: str = typer.Option("chatml", "--chat-format", help="The model's chat format (chatml or llama3): budgeted calls render their prompts in it."),
         list_tasks: bool = typer.Option(False, "--list-tasks", help="List the benchmarks and their options, then exit."),
     ) -> None:
         """Evaluate a model on benchmarks in reasoning and/or non-reasoning mode; scoring overlaps generation."""
@@ -98,6 +99,7 @@ def register(app: typer.Typer) -> None:
                 name=name,
                 reasoning_budget=reasoning_budget,
                 budget_mode=budget_mode,
+                chat_format=chat_format,
             )
         except ValidationError as exc:
             raise fail(f"eval: {describe_validation_error(exc)}") from None

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hermes4.envs import Item, Trajectory, Verdict, trajectory_from_completion
 from hermes4.envs.answer import final_answer
@@ -88,6 +88,13 @@ class EvalConfig(BaseModel):
     # `engine` is vLLM's `thinking_token_budget`. Each record says whether it fired.
     reasoning_budget: int | None = Field(default=None, ge=1)
     budget_mode: Literal["client", "engine"] = "client"
+    chat_format: Literal["chatml", "llama3"] = "chatml"  # how a budgeted call renders its prompt (the model's format)
+
+    @model_validator(mode="after")
+    def _budget_mode_needs_a_budget(self) -> EvalConfig:
+        if self.budget_mode == "engine" and self.reasoning_budget is None:
+            raise ValueError("budget_mode engine: set reasoning_budget (the budget vLLM enforces)")
+        return self
 
     def limits(self) -> RolloutLimits:
         # Checker threads are scorers here: judges are async calls, so one bound serves both.
@@ -95,7 +102,9 @@ class EvalConfig(BaseModel):
 
     def reasoning_budget_pin(self) -> dict[str, Any] | None:
         """The budget as the manifest and the config hash record it (None: no budget)."""
-        return None if self.reasoning_budget is None else {"tokens": self.reasoning_budget, "mode": self.budget_mode}
+        if self.reasoning_budget is None:
+            return None
+        return {"tokens": self.reasoning_budget, "mode": self.budget_mode, "format": self.chat_format}
 
     def budget(self, mode: str) -> int:
         return self.max_tokens if MODES[mode] or self.direct_max_tokens is None else self.direct_max_tokens
@@ -312,7 +321,7 @@ class EvalRunner:
         if self.config.reasoning_budget is None:
             return llm
         try:
-            return BudgetedLLM(llm, self.config.reasoning_budget, mode=self.config.budget_mode)
+            return BudgetedLLM(llm, self.config.reasoning_budget, mode=self.config.budget_mode, format=self.config.chat_format)
         except ValueError as exc:
             raise EndpointError("budget-mode", str(exc)) from None
 

@@ -128,6 +128,7 @@ class EvalStage(Stage):
                                     repeats=section.repeats, max_tokens=section.max_tokens,
                                     direct_max_tokens=section.direct_max_tokens, limit=section.limit,
                                     reasoning_budget=section.reasoning_budget, budget_mode=section.budget_mode,
+                                    chat_format=run.train.model.format,
                                     concurrency=section.concurrency, seed=section.seed, temperature=section.temperature,
                                     top_p=section.top_p, top_k=section.top_k, name=which,
                                     judge={"llm": judge_url} if judge_url else None)
