@@ -36,3 +36,29 @@ async def test_engine_budget_fires_and_says_so(vllm_server) -> None:
     assert cut.parsed.reasoning is not None and cut.parsed.content  # the model went on to an answer after the close
     # A budget past max_tokens never fires; the output is the model's own, as without any budget.
     assert free.budget_fired is False and free.text == plain.text and plain.budget_fired is None
+
+
+def test_eval_under_the_engine_budget_on_vllm(vllm_server, tmp_path) -> None:
+    """`hermes4 eval --budget-mode engine` drives vLLM's budget end to end: every record says whether it fired, and a
+    fired one has the close vLLM forced."""
+    import json
+    import subprocess
+    import sys
+
+    from hermes4.eval import read_samples
+
+    out = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "hermes4", "eval", "--task", "math500", "--limit", "3", "--thinking", "on",
+                           "--llm", vllm_server.url, "--model", "tiny", "--out", str(out), "--max-tokens", "24",
+                           "--reasoning-budget", "4", "--budget-mode", "engine", "--concurrency", "3"],
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    records = read_samples(out)
+    assert len(records) == 3
+    for record in records:
+        assert isinstance(record["output"]["budget_fired"], bool)
+        if record["output"]["budget_fired"]:
+            assert "</think>" in record["output"]["raw"]
+    (cell,) = json.loads((out / "metrics.json").read_text())["cells"]
+    assert cell["budget_fired"] == sum(r["output"]["budget_fired"] for r in records)
+    assert json.loads((out / "run.json").read_text())["reasoning_budget"] == {"tokens": 4, "mode": "engine", "format": "chatml"}
