@@ -25,6 +25,9 @@ from hermes4.llm import OpenAIClient, Sampling
 from hermes4.llm.budget import BudgetedLLM
 from hermes4.llm.spawn import serve
 
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_engines import tiny_head64  # noqa: E402  (the same tiny model as the engines bench)
+
 
 def prompt(i: int) -> str:
     return f"<|im_start|>user\nRequest {i}: what is {i} + {i}?<|im_end|>\n<|im_start|>assistant\n<think>\n"
@@ -78,12 +81,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-budget-"))
-    model = args.model
-    if model is None:
-        from hermes4.train.tiny import TinySize, init_tiny
-
-        model = str(init_tiny(work / "tiny64", size=TinySize(hidden_size=128, num_heads=2, num_kv_heads=1,
-                                                                intermediate_size=256, max_position_embeddings=2048)))
+    model = args.model or tiny_head64(work)
     print(f"model {model}; {args.requests} requests x {args.max_tokens} tokens, reasoning budget {args.budget}; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", flush=True)
     command = [sys.executable, "-m", "hermes4", "serve", "--model", model, "--name", "m", "--port", "0", "--engine", "vllm",
