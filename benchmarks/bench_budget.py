@@ -35,17 +35,13 @@ def prompt(i: int) -> str:
 
 async def one_way(client: OpenAIClient, mode: str | None, requests: int, sampling: Sampling, budget: int) -> dict:
     llm = client if mode is None else BudgetedLLM(client, budget, mode=mode)
-    try:
-        if isinstance(llm, BudgetedLLM) and mode == "engine":
-            await llm._marker_ids()  # the one-time /tokenize of <think> and </think>, not per request
-        before = client.stats().requests
-        started = time.perf_counter()
-        outs = await asyncio.gather(*(llm.complete(prompt(i), sampling=sampling) for i in range(requests)))
-        wall = time.perf_counter() - started
-        calls = llm._engine.stats().requests if mode == "engine" else client.stats().requests - before
-    finally:
-        if isinstance(llm, BudgetedLLM):
-            await llm.aclose()
+    if isinstance(llm, BudgetedLLM) and mode == "engine":
+        await llm._marker_ids()  # the one-time /tokenize of <think> and </think>, not per request
+    before = client.stats().requests
+    started = time.perf_counter()
+    outs = await asyncio.gather(*(llm.complete(prompt(i), sampling=sampling) for i in range(requests)))
+    wall = time.perf_counter() - started
+    calls = client.stats().requests - before
     completions = [c for out in outs for c in out]
     return {"wall": wall, "tokens": sum(c.completion_tokens for c in completions), "calls": calls,
             "fired": sum(1 for c in completions if c.budget_fired), "closed": sum(1 for c in completions if "</think>" in c.text),

@@ -19,14 +19,17 @@ async def test_engine_budget_fires_and_says_so(vllm_server) -> None:
     async with OpenAIClient(vllm_server.url, model="tiny", extra_body={"ignore_eos": True, "skip_special_tokens": False}) as client:
         tight = BudgetedLLM(client, 4, mode="engine")
         loose = BudgetedLLM(client, 1000, mode="engine")
-        try:
-            (cut,) = await tight.complete(PROMPT_IN_THINK, sampling=sampling)
-            (free,) = await loose.complete(PROMPT_IN_THINK, sampling=sampling)
-            (plain,) = await client.complete(PROMPT_IN_THINK, sampling=sampling)
-            open_ids, close_ids = await tight._marker_ids()
-        finally:
-            await tight.aclose()
-            await loose.aclose()
+        (cut,) = await tight.complete(PROMPT_IN_THINK, sampling=sampling)
+        (free,) = await loose.complete(PROMPT_IN_THINK, sampling=sampling)
+        (plain,) = await client.complete(PROMPT_IN_THINK, sampling=sampling)
+        open_ids, close_ids = await tight._marker_ids()
+        requests = client.stats().requests
+    # Streamed, the token ids arrive in chunks and are put together: the same output, the same flag.
+    async with OpenAIClient(vllm_server.url, model="tiny", stream=True,
+                            extra_body={"ignore_eos": True, "skip_special_tokens": False}) as streaming:
+        (streamed,) = await BudgetedLLM(streaming, 4, mode="engine").complete(PROMPT_IN_THINK, sampling=sampling)
+    assert streamed.text == cut.text and streamed.token_ids == cut.token_ids and streamed.budget_fired is True
+    assert requests == 3  # one request per budgeted call, through the caller's own client (its stats, its limits)
     # The engine forced the close after 4 reasoning tokens (the prompt's token after <think> counts): fired.
     assert cut.budget_fired is True and "</think>" in cut.text
     assert cut.token_ids is not None and cut.prompt_token_ids is not None

@@ -293,8 +293,6 @@ class EvalRunner:
             with engine:
                 await self._pipeline(engine, jobs)
         finally:
-            if budgeted is not llm:
-                await budgeted.aclose()
             self._journal.close()
             results = self.metrics(cells)
             missing = sum(c["missing"] for c in results)

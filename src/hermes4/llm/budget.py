@@ -16,6 +16,7 @@ Two ways to enforce it:
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -126,19 +127,12 @@ class BudgetedLLM:
         self.mode = mode
         self.format = format
         self.close = close
-        self._engine: Any = None
         self._markers: tuple[list[int], list[int]] | None = None
-        if mode == "engine":
-            from hermes4.llm.client import OpenAIClient
-
-            assert isinstance(llm, OpenAIClient)
-            # Its own client, so the budget's request options go only with reasoning-mode calls.
-            self._engine = OpenAIClient([e.url for e in llm.balancer.endpoints], model=llm.model, api_key=llm.api_key,
-                                        request_timeout=llm.request_timeout, stall_timeout=llm.stall_timeout,
-                                        max_retries=llm.max_retries,
-                                        extra_body={**llm.extra_body, "thinking_token_budget": budget, "return_token_ids": True})
+        self._markers_lock: asyncio.Lock | None = None
 
     def __getattr__(self, name: str) -> Any:
+        if name == "llm":  # not set yet (during __init__): no recursion through the delegation below
+            raise AttributeError(name)
         return getattr(self.llm, name)
 
     async def chat(self, conversation: Conversation, *, sampling: Sampling, thinking: bool = False) -> list[Completion]:
@@ -156,24 +150,23 @@ class BudgetedLLM:
         return self.llm.stats()
 
     async def aclose(self) -> None:
-        """Closes what this wrapper opened (the engine-mode client); the wrapped source stays its owner's."""
-        if self._engine is not None:
-            await self._engine.aclose()
+        """Nothing of its own to close: the wrapped source stays its owner's."""
 
     async def _budgeted(self, prompt: str, sampling: Sampling) -> list[Completion]:
         if self.mode == "engine":
             return await self._engine_budget(prompt, sampling)
-        out = []
-        for index in range(sampling.n):  # one budgeted continuation per sample; seeds kept apart as n would
-            seed = None if sampling.seed is None else sampling.seed + index
-            result = await complete_with_budget(self.llm, prompt, sampling=sampling.model_copy(update={"n": 1, "seed": seed}),
-                                                budget=self.budget, close=self.close)
-            out.append(result.completion)
-        return out
+
+        def one(index: int) -> Sampling:  # one budgeted continuation per sample; seeds kept apart as n would
+            return sampling.model_copy(update={"n": 1, "seed": None if sampling.seed is None else sampling.seed + index})
+
+        results = await asyncio.gather(*(complete_with_budget(self.llm, prompt, sampling=one(i), budget=self.budget,
+                                                              close=self.close) for i in range(sampling.n)))
+        return [result.completion for result in results]
 
     async def _engine_budget(self, prompt: str, sampling: Sampling) -> list[Completion]:
         open_ids, close_ids = await self._marker_ids()
-        completions = await self._engine.complete(prompt, sampling=sampling)
+        completions = await self.llm.complete(prompt, sampling=sampling, extra_body={  # type: ignore[call-arg]
+            "thinking_token_budget": self.budget, "return_token_ids": True})
         out = []
         for completion in completions:
             if completion.prompt_token_ids is None or completion.token_ids is None:
@@ -186,19 +179,23 @@ class BudgetedLLM:
     async def _marker_ids(self) -> tuple[list[int], list[int]]:
         """The token ids of `<think>` and `</think>`, asked once from the endpoint's `/tokenize` (vLLM's own
         tokenizer, the one its reasoning config encoded them with)."""
-        if self._markers is None:
-            self._markers = (await self._tokenize(THINK_OPEN), await self._tokenize(self.close))
+        if self._markers_lock is None:
+            self._markers_lock = asyncio.Lock()
+        async with self._markers_lock:  # the first reasoning calls arrive together: one of them asks
+            if self._markers is None:
+                self._markers = (await self._tokenize(THINK_OPEN), await self._tokenize(self.close))
         return self._markers
 
     async def _tokenize(self, text: str) -> list[int]:
         import httpx
 
-        endpoint = self._engine.balancer.endpoints[0].url
+        client: Any = self.llm
+        endpoint = client.balancer.endpoints[0].url
         base = endpoint[: -len("/v1")] if endpoint.endswith("/v1") else endpoint
-        headers = {"Authorization": f"Bearer {self._engine.api_key}"} if self._engine.api_key else {}
+        headers = {"Authorization": f"Bearer {client.api_key}"} if client.api_key else {}
         async with httpx.AsyncClient(timeout=30.0, trust_env=False, headers=headers) as http:
             try:
-                response = await http.post(f"{base}/tokenize", json={"model": await self._engine._model_name(),
+                response = await http.post(f"{base}/tokenize", json={"model": await client._model_name(),
                                                                      "prompt": text, "add_special_tokens": False})
                 response.raise_for_status()
                 return [int(t) for t in response.json()["tokens"]]
