@@ -48,6 +48,7 @@ def test_budget_cuts_the_overlong_rate_and_the_report_shows_both(tmp_path):
                         "--llm", "scripted:budget_scripts:long_thinker")
     assert plain.returncode == 0, plain.stderr
     assert budgeted.returncode == 0, budgeted.stderr
+    assert "reasoning budget 40 (client): fired in 3 of 6 reasoning samples" in budgeted.stderr
 
     # Without the budget the even items never close their reasoning within 200 tokens: overlong, scored 0.
     before = _cell(tmp_path / "plain")

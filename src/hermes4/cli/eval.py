@@ -131,6 +131,10 @@ def register(app: typer.Typer) -> None:
                 console.print(f"[red]hermes4: the model is not answering: {exc}[/red]", highlight=False)
                 return 1
             console.print(summary_table(result.cells))
+            budgeted = [c for c in result.cells if c.get("budget_fired") is not None]
+            if budgeted:
+                console.print(f"reasoning budget {reasoning_budget:,} ({budget_mode}): fired in {sum(c['budget_fired'] for c in budgeted)} "
+                              f"of {sum(c['samples'] for c in budgeted)} reasoning samples", highlight=False)
             console.print(
                 f"this run: {result.written} samples written ({result.skipped} already done), {result.missing} missing; "
                 f"{result.wall_s:.1f}s; per-sample log and run.json in {config.out}; report: hermes4 report {config.out}",
