@@ -43,6 +43,7 @@ def test_budget_cuts_the_overlong_rate_and_the_report_shows_both(tmp_path):
     with serve(serve_command(scripted="budget_scripts:long_thinker", name="thinker"), env=_env()) as served:
         plain = _eval(served.url, tmp_path / "plain")
         budgeted = _eval(served.url, tmp_path / "budget", "--reasoning-budget", "40")
+        mixed = _eval(served.url, tmp_path / "plain", "--reasoning-budget", "40")
         no_budget = _eval(served.url, tmp_path / "never", "--budget-mode", "engine")
         refused = _eval(served.url, tmp_path / "never", "--reasoning-budget", "40", "--budget-mode", "engine",
                         "--llm", "scripted:budget_scripts:long_thinker")
@@ -75,6 +76,9 @@ def test_budget_cuts_the_overlong_rate_and_the_report_shows_both(tmp_path):
     assert refused.returncode == 2 and "hermes4: --budget-mode: " in refused.stderr, refused.stderr
     assert no_budget.returncode == 2 and "hermes4: eval: budget_mode engine: set reasoning_budget" in no_budget.stderr, no_budget.stderr
     assert not (tmp_path / "never").exists()
+    # A budget run never lands in a plain run's folder (its samples would be another run's): refused, nothing changed.
+    assert mixed.returncode == 2 and "hermes4: --out: " in mixed.stderr and "reasoning_budget" in mixed.stderr, mixed.stderr
+    assert _cell(tmp_path / "plain") == before
 
     report = subprocess.run([sys.executable, "-m", "hermes4", "report", str(tmp_path / "plain"), str(tmp_path / "budget"),
                              "--out", str(tmp_path / "cmp.md")], capture_output=True, text=True, env=_env(), timeout=180, check=False)
