@@ -44,6 +44,7 @@ def test_a_misspelt_key_names_its_field():
     (lambda d: d.pop("length_control"), r"eval\.models: 'length-control' needs a length_control section"),
     (lambda d: d["eval"].update(reasoning_budget=0), r"eval\.reasoning_budget: .*greater than or equal to 1"),
     (lambda d: d["eval"].update(budget_mode="server"), r"eval\.budget_mode: .*'client' or 'engine'"),
+    (lambda d: d["eval"].update(budget_mode="engine", reasoning_budget=64), r"eval\.budget_mode: engine .* needs engine: vllm"),
 ])
 def test_recipe_mistakes_name_the_field(edit, message):
     data = read_recipe_file(RECIPES / "tiny.yaml")

@@ -263,6 +263,13 @@ class Recipe(_Strict):
         return data
 
     @model_validator(mode="after")
+    def _engine_budget_needs_vllm(self) -> Recipe:
+        if self.eval is not None and self.eval.budget_mode == "engine" and self.engine.use == "transformers":
+            raise ValueError("eval.budget_mode: engine is vLLM's thinking_token_budget; it needs engine: vllm (or a vLLM "
+                             "endpoint URL); use client with transformers")
+        return self
+
+    @model_validator(mode="after")
     def _endpoints_named(self) -> Recipe:
         known = set(self.endpoints)
         uses: list[tuple[str, str | None]] = []
