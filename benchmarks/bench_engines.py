@@ -52,6 +52,14 @@ def measure(label: str, command: list[str], model: str, requests: int, max_token
     return result
 
 
+def tiny_head64(work: Path) -> str:
+    """A tiny Qwen3 vLLM's CPU attention can run (hidden 128, 2 heads of 64; the default tiny model has head_dim 16)."""
+    from hermes4.train.tiny import TinySize, init_tiny
+
+    return str(init_tiny(work / "tiny64", size=TinySize(hidden_size=128, num_heads=2, num_kv_heads=1,
+                                                        intermediate_size=256, max_position_embeddings=2048)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="model folder (default: a tiny Qwen3, 2 heads of 64)")
@@ -61,12 +69,7 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-engines-"))
-    model = args.model
-    if model is None:
-        from hermes4.train.tiny import TinySize, init_tiny
-
-        model = str(init_tiny(work / "tiny64", size=TinySize(hidden_size=128, num_heads=2, num_kv_heads=1,
-                                                                intermediate_size=256, max_position_embeddings=2048)))
+    model = args.model or tiny_head64(work)
     print(f"model {model}; {args.requests} chat requests x {args.max_tokens} tokens, all at once; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", flush=True)
     base = [sys.executable, "-m", "hermes4", "serve", "--model", model, "--name", "m", "--port", "0"]

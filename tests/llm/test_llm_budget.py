@@ -47,3 +47,43 @@ async def test_the_whole_output_limit_still_holds(engine):
     assert not result.budget_fired and result.completion.completion_tokens <= 10
     with pytest.raises(ValueError, match="at least 1 token"):
         await complete_with_budget(engine, "p", sampling=Sampling(), budget=0)
+
+
+def test_engine_budget_fired_counts_reasoning_tokens_as_vllm_does():
+    from hermes4.llm.budget import engine_budget_fired
+
+    open_ids, close_ids = [7], [8, 9]  # a two-token close string, as some tokenizers split </think>
+    # The prompt opens the reasoning with one token after <think>; the output adds 3 and the close: 4 in all.
+    assert engine_budget_fired([1, 7, 5], [5, 5, 5, 8, 9, 3], open_ids=open_ids, close_ids=close_ids, budget=4)
+    assert not engine_budget_fired([1, 7, 5], [5, 5, 5, 8, 9, 3], open_ids=open_ids, close_ids=close_ids, budget=5)
+    # The output opens its own reasoning; closed after 2 tokens: under a budget of 3, not fired.
+    assert not engine_budget_fired([1], [7, 5, 5, 8, 9, 3], open_ids=open_ids, close_ids=close_ids, budget=3)
+    assert engine_budget_fired([1], [7, 5, 5, 8, 9, 3], open_ids=open_ids, close_ids=close_ids, budget=2)
+    # A prompt whose reasoning is already closed, and an output with no reasoning: nothing to cut.
+    assert not engine_budget_fired([7, 5, 8, 9], [5, 5, 5, 5], open_ids=open_ids, close_ids=close_ids, budget=1)
+    assert not engine_budget_fired([1], [5, 5, 5], open_ids=open_ids, close_ids=close_ids, budget=1)
+    # Cut by max_tokens before the budget: not fired.
+    assert not engine_budget_fired([1, 7], [5, 5], open_ids=open_ids, close_ids=close_ids, budget=4)
+    with pytest.raises(ValueError, match="token ids are needed"):
+        engine_budget_fired([1], [2], open_ids=[], close_ids=close_ids, budget=1)
+
+
+async def test_budgeted_llm_applies_the_budget_to_reasoning_calls_only(engine):
+    from hermes4.llm.budget import BudgetedLLM
+
+    budgeted = BudgetedLLM(engine, 20)
+    conversation = Conversation.parse([{"role": "user", "content": "What is 2 + 2?"}])
+    (reasoning,) = await budgeted.chat(conversation, sampling=Sampling(max_tokens=400, temperature=0), thinking=True)
+    assert reasoning.budget_fired and reasoning.parsed.content == "The answer is 4." and "step199" not in reasoning.text
+    brief = Conversation.parse([{"role": "user", "content": "brief: 2 + 2?"}])
+    (short,) = await budgeted.chat(brief, sampling=Sampling(max_tokens=400, temperature=0), thinking=True)
+    assert short.budget_fired is False and short.parsed.reasoning == "short"
+    (direct,) = await budgeted.chat(conversation, sampling=Sampling(max_tokens=400, temperature=0), thinking=False)
+    assert direct.budget_fired is None  # no budget applies outside reasoning mode: the wrapped engine answered
+    two = await budgeted.chat(conversation, sampling=Sampling(max_tokens=400, temperature=0, n=2), thinking=True)
+    assert [c.budget_fired for c in two] == [True, True]
+    assert budgeted.name == "thinker" and budgeted.stats().requests == engine.stats().requests
+    with pytest.raises(ValueError, match="needs an http"):
+        BudgetedLLM(engine, 20, mode="engine")
+    with pytest.raises(ValueError, match="at least 1 token"):
+        BudgetedLLM(engine, 0)

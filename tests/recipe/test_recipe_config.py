@@ -42,6 +42,9 @@ def test_a_misspelt_key_names_its_field():
     (lambda d: d["model"]["tiny"]["size"].update(hidden=8), r"model\.tiny\.size: unknown field 'hidden'"),
     (lambda d: d["eval"]["tasks"][0].update(thinking="maybe"), r"eval\.tasks\[0\]\.thinking: must be one of"),
     (lambda d: d.pop("length_control"), r"eval\.models: 'length-control' needs a length_control section"),
+    (lambda d: d["eval"].update(reasoning_budget=0), r"eval\.reasoning_budget: .*greater than or equal to 1"),
+    (lambda d: d["eval"].update(budget_mode="server"), r"eval\.budget_mode: .*'client' or 'engine'"),
+    (lambda d: d["eval"].update(budget_mode="engine", reasoning_budget=64), r"eval\.budget_mode: engine .* needs engine: vllm"),
 ])
 def test_recipe_mistakes_name_the_field(edit, message):
     data = read_recipe_file(RECIPES / "tiny.yaml")
@@ -85,6 +88,7 @@ def test_fingerprints_change_exactly_downstream_of_an_edit(tmp_path):
         return {stage for stage in prints if prints[stage] != base[stage]}
 
     assert changed(lambda d: d["eval"].update(max_tokens=300)) == {"eval-base", "eval-sft", "eval-length-control", "report"}
+    assert changed(lambda d: d["eval"].update(reasoning_budget=64)) == {"eval-base", "eval-sft", "eval-length-control", "report"}
     assert changed(lambda d: d["train"]["schedule"].update(steps=100)) == {
         "sft", "eval-sft", "length-control", "eval-length-control", "report"}
     assert changed(lambda d: d["data"]["sample"][0].update(keep=2)) == {

@@ -43,6 +43,9 @@ def register(app: typer.Typer) -> None:
         top_p: float = typer.Option(0.95, "--top-p"),
         top_k: int = typer.Option(20, "--top-k"),
         name: str | None = typer.Option(None, "--name", help="Column title of this run in reports (default: the model id)."),
+        reasoning_budget: int | None = typer.Option(None, "--reasoning-budget", help="Reasoning budget in tokens: at N tokens of reasoning </think> is forced and the model answers; each sample records whether it fired."),
+        budget_mode: str = typer.Option("client", "--budget-mode", help="client (any endpoint: generate to the budget, append </think>, continue) or engine (vLLM's thinking_token_budget)."),
+        chat_format: str = typer.Option("chatml", "--chat-format", help="The model's chat format (chatml or llama3): budgeted calls render their prompts in it."),
         list_tasks: bool = typer.Option(False, "--list-tasks", help="List the benchmarks and their options, then exit."),
     ) -> None:
         """Evaluate a model on benchmarks in reasoning and/or non-reasoning mode; scoring overlaps generation."""
@@ -95,6 +98,9 @@ def register(app: typer.Typer) -> None:
                 top_k=top_k,
                 judge=JudgeConfig(llm=judge, model=judge_model) if judge else None,
                 name=name,
+                reasoning_budget=reasoning_budget,
+                budget_mode=budget_mode,
+                chat_format=chat_format,
             )
         except ValidationError as exc:
             raise fail(f"eval: {describe_validation_error(exc)}") from None
@@ -126,6 +132,10 @@ def register(app: typer.Typer) -> None:
                 console.print(f"[red]hermes4: the model is not answering: {exc}[/red]", highlight=False)
                 return 1
             console.print(summary_table(result.cells))
+            budgeted = [c for c in result.cells if c.get("budget_fired") is not None]
+            if budgeted:
+                console.print(f"reasoning budget {reasoning_budget:,} ({budget_mode}): fired in {sum(c['budget_fired'] for c in budgeted)} "
+                              f"of {sum(c['samples'] for c in budgeted)} reasoning samples", highlight=False)
             console.print(
                 f"this run: {result.written} samples written ({result.skipped} already done), {result.missing} missing; "
                 f"{result.wall_s:.1f}s; per-sample log and run.json in {config.out}; report: hermes4 report {config.out}",

@@ -96,6 +96,7 @@ class CellMetrics:
     pass_at: dict[str, float] = field(default_factory=dict)
     tokens: dict[str, float] = field(default_factory=dict)
     categories: dict[str, dict[str, Any]] = field(default_factory=dict)
+    budget_fired: int | None = None  # samples whose reasoning the reasoning budget cut short (None: no budget)
 
     @property
     def missing(self) -> int:
@@ -104,6 +105,10 @@ class CellMetrics:
     @property
     def overlong_rate(self) -> float | None:
         return self.overlong / self.samples if self.samples else None
+
+    @property
+    def budget_fired_rate(self) -> float | None:
+        return self.budget_fired / self.samples if self.samples and self.budget_fired is not None else None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -124,6 +129,7 @@ class CellMetrics:
             "pass_at": dict(self.pass_at),
             "tokens": self.tokens,
             "categories": self.categories,
+            **({"budget_fired": self.budget_fired, "budget_fired_rate": self.budget_fired_rate} if self.budget_fired is not None else {}),
         }
 
 
@@ -178,6 +184,9 @@ def cell_metrics(task: str, mode: str, metric: str, records: list[dict[str, Any]
         truncated=sum(1 for r in records if r["output"].get("finish_reason") == "length"),
         score=_mean_estimate(groups, lambda r: r["score"], seed),
     )
+    flags = [r["output"]["budget_fired"] for r in records if "budget_fired" in r["output"]]
+    if flags:
+        cell.budget_fired = sum(1 for fired in flags if fired)
     if tokens:
         array = np.asarray(tokens, dtype=float)
         cell.tokens = {

@@ -96,6 +96,7 @@ def build_record(
             "prompt_tokens": sum(int(c.prompt_tokens or 0) for c in completions),
             "completion_tokens": int(trajectory.completion_tokens or 0),
             "turns": len([m for m in trajectory.messages if m.role == "assistant"]),
+            **_budget_fired(completions),
         },
         "verdict": verdict_json(verdict),
         "score": 0.0 if overlong else sample_score(verdict),
@@ -103,6 +104,12 @@ def build_record(
         "item_meta": jsonable(item.meta),
         "timing": {k: round(v, 6) for k, v in timing.items()},
     }
+
+
+def _budget_fired(completions: list[Any]) -> dict[str, bool]:
+    """`{"budget_fired": ...}` when a reasoning budget applied to any completion (a run without one records nothing)."""
+    flags = [c.budget_fired for c in completions if getattr(c, "budget_fired", None) is not None]
+    return {"budget_fired": any(flags)} if flags else {}
 
 
 def stable_view(record: dict[str, Any]) -> dict[str, Any]:

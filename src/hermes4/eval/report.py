@@ -242,6 +242,14 @@ def write_report(run_dirs: list[str | Path] | str | Path, out: str | Path | None
     doc.text("Share of outputs that never closed </think> within the token budget, reasoning (non-reasoning).")
     doc.table(header, [[label, *(_pair(run, spec, lambda c: _pct(c["overlong_rate"]) + "%" if c["overlong_rate"] is not None else "–") for run in runs)] for spec, label in rows])
 
+    budgeted = [run for run in runs if run.manifest.get("reasoning_budget")]
+    if budgeted:
+        doc.heading("Reasoning budget")
+        doc.text("Reasoning mode, each run with its reasoning budget (none: the plain run): accuracy, overlong rate, "
+                 "and the share of samples whose reasoning the budget cut short.")
+        body = [[label, *(_budget_cell(run.cells.get((spec, "reasoning"))) for run in runs)] for spec, label in rows]
+        doc.table(["Benchmark", *(f"{run.label}: {_budget_label(run.manifest)}" for run in runs)], body)
+
     ifeval_specs = [spec for spec, _ in rows if any((r.manifest.get("tasks") or {}).get(spec, {}).get("metric") == "ifeval" for r in runs)]
     for spec in ifeval_specs:
         doc.heading(f"{labels[spec]}: the four numbers")
@@ -313,7 +321,7 @@ def write_report(run_dirs: list[str | Path] | str | Path, out: str | Path | None
             str(m.get("model")),
             str(m.get("endpoint")),
             f"T={sampling.get('temperature')} top_p={sampling.get('top_p')} top_k={sampling.get('top_k')}",
-            " / ".join(f"{k} {v:,}" for k, v in budgets.items()),
+            " / ".join(f"{k} {v:,}" for k, v in budgets.items()) + (f"; reasoning {_budget_label(m)}" if m.get("reasoning_budget") else ""),
             f"{judge['model']} (T={judge['temperature']})" if judge else "–",
             f"{str(git.get('revision', ''))[:10]}{' +changes' if git.get('dirty') else ''}" if git else "–",
             f"{m.get('started')} → {m.get('ended') or 'running'} ({m.get('status')})",
@@ -328,6 +336,19 @@ def write_report(run_dirs: list[str | Path] | str | Path, out: str | Path | None
     markdown_path.write_text(doc.markdown(markdown_path.parent), encoding="utf-8")
     html_path.write_text(doc.html(title), encoding="utf-8")
     return ReportPaths(markdown_path, html_path, [score_png, overlong_png, lengths_png, table_png])
+
+
+def _budget_label(manifest: dict[str, Any]) -> str:
+    pin = manifest.get("reasoning_budget")
+    return f"budget {pin['tokens']:,} ({pin['mode']})" if pin else "no budget"
+
+
+def _budget_cell(cell: dict[str, Any] | None) -> str:
+    if cell is None:
+        return "–"
+    fired = f", fired {_pct(cell['budget_fired_rate'])}%" if cell.get("budget_fired_rate") is not None else ""
+    overlong = f"{_pct(cell['overlong_rate'])}%" if cell["overlong_rate"] is not None else "–"
+    return f"acc {_with_ci(cell['score'])}, overlong {overlong}{fired}"
 
 
 def _by_label(runs: list[_Run], label: str) -> _Run:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hermes4.envs import Item, Trajectory, Verdict, trajectory_from_completion
 from hermes4.envs.answer import final_answer
@@ -56,7 +56,7 @@ from hermes4.store.dataset import refuse_changed
 FORMAT = "hermes4-eval/1"
 PAPER_REASONING_BUDGET = 40_960  # tokens: the Hermes 4 reasoning evals
 # Settings whose change would make the samples of two sessions incomparable: a resume must repeat them.
-MUST_MATCH = ("model", "temperature", "top_p", "top_k", "max_tokens", "direct_max_tokens", "seed", "judge")
+MUST_MATCH = ("model", "temperature", "top_p", "top_k", "max_tokens", "direct_max_tokens", "seed", "judge", "reasoning_budget")
 _VERSIONED = ("numpy", "torch", "transformers", "openai", "httpx", "math-verify", "datasets", "pyarrow", "matplotlib", "pydantic")
 
 
@@ -84,10 +84,27 @@ class EvalConfig(BaseModel):
     overlap: bool = True  # False: generate everything first, then score (only to measure what overlap saves)
     rollout_timeout_s: float | None = Field(default=None, gt=0)
     max_consecutive_failures: int = Field(default=32, ge=1)
+    # Reasoning-mode samples under a reasoning budget (`hermes4.llm.budget`): `client` works on any model source,
+    # `engine` is vLLM's `thinking_token_budget`. Each record says whether it fired.
+    reasoning_budget: int | None = Field(default=None, ge=1)
+    budget_mode: Literal["client", "engine"] = "client"
+    chat_format: Literal["chatml", "llama3"] = "chatml"  # how a budgeted call renders its prompt (the model's format)
+
+    @model_validator(mode="after")
+    def _budget_mode_needs_a_budget(self) -> EvalConfig:
+        if self.budget_mode == "engine" and self.reasoning_budget is None:
+            raise ValueError("budget_mode engine: set reasoning_budget (the budget vLLM enforces)")
+        return self
 
     def limits(self) -> RolloutLimits:
         # Checker threads are scorers here: judges are async calls, so one bound serves both.
         return RolloutLimits(self.concurrency, self.score_concurrency, self.rollout_timeout_s, self.max_consecutive_failures)
+
+    def reasoning_budget_pin(self) -> dict[str, Any] | None:
+        """The budget as the manifest and the config hash record it (None: no budget)."""
+        if self.reasoning_budget is None:
+            return None
+        return {"tokens": self.reasoning_budget, "mode": self.budget_mode, "format": self.chat_format}
 
     def budget(self, mode: str) -> int:
         return self.max_tokens if MODES[mode] or self.direct_max_tokens is None else self.direct_max_tokens
@@ -189,7 +206,9 @@ async def served_model(llm: Any) -> str:
 
 def config_hash(config: EvalConfig, task: Task, mode: str, judge_pin: dict[str, Any] | None) -> str:
     """What decides a sample besides its item and repeat: the task, mode, sampling, budget, seed, judge."""
-    sampling = {"temperature": config.temperature, "top_p": config.top_p, "top_k": config.top_k, "max_tokens": config.budget(mode)}
+    sampling: dict[str, Any] = {"temperature": config.temperature, "top_p": config.top_p, "top_k": config.top_k, "max_tokens": config.budget(mode)}
+    if config.reasoning_budget is not None and MODES[mode]:  # only when set, so plain runs keep their hashes
+        sampling["reasoning_budget"] = config.reasoning_budget_pin()
     return content_id("eval-config", task.spec, mode, sampling, config.seed, judge_pin if task.judged else None, length=16)
 
 
@@ -238,6 +257,7 @@ class EvalRunner:
             "max_tokens": c.max_tokens,
             "direct_max_tokens": c.direct_max_tokens,
             "seed": c.seed,
+            "reasoning_budget": c.reasoning_budget_pin(),
         }
         if judge_pin is not None:
             settings["judge"] = judge_pin
@@ -263,11 +283,12 @@ class EvalRunner:
         # A setting this run does not use (no judge) is not compared: it cannot make the samples differ.
         old = {k: v for k, v in (self._previous.get("settings") or {}).items() if k in settings}
         refuse_changed(config.out, old, settings, MUST_MATCH, made="evaluated")
+        budgeted = self._with_budget(llm)  # refused here (a bad --budget-mode) before anything is written
         started_at = _now()
         jobs, cells = self._plan(judge_pin)
         self._write_manifest(settings, cells, started_at=started_at, ended_at=None, status="running")
         self.live.started = time.monotonic()
-        engine: RolloutEngine[_Job] = RolloutEngine(llm, config.limits())
+        engine: RolloutEngine[_Job] = RolloutEngine(budgeted, config.limits())
         try:
             with engine:
                 await self._pipeline(engine, jobs)
@@ -289,6 +310,18 @@ class EvalRunner:
             wall_s=round(self.live.elapsed, 3),
             llm_stats=engine.llm_stats(),
         )
+
+    def _with_budget(self, llm: Any) -> Any:
+        """The model every rollout asks for its completions: with a reasoning budget, wrapped so that each
+        reasoning-mode call (any task, any env) goes through it."""
+        from hermes4.llm.budget import BudgetedLLM
+
+        if self.config.reasoning_budget is None:
+            return llm
+        try:
+            return BudgetedLLM(llm, self.config.reasoning_budget, mode=self.config.budget_mode, format=self.config.chat_format)
+        except ValueError as exc:
+            raise EndpointError("budget-mode", str(exc)) from None
 
     def _plan(self, judge_pin: dict[str, Any] | None) -> tuple[deque[_Job], dict[str, Any]]:
         """The samples this session asks for (those not on disk become jobs) and the manifest's task cells."""
@@ -447,6 +480,7 @@ class EvalRunner:
             "settings": settings,
             "sampling": {"temperature": config.temperature, "top_p": config.top_p, "top_k": config.top_k},
             "budgets": {mode: config.budget(mode) for mode in MODES},
+            "reasoning_budget": config.reasoning_budget_pin(),
             "judge": judge or previous.get("judge"),
             "versions": package_versions(),
             "git": git_revision(),
@@ -571,6 +605,13 @@ async def run_eval(
             except (ValueError, OSError) as exc:
                 raise EndpointError("judge", str(exc)) from None
             owned.append(judge_llm)
+        if config.reasoning_budget is not None:  # a source the budget mode cannot use is refused before the folder exists
+            from hermes4.llm.budget import check_budget_source
+
+            try:
+                check_budget_source(llm, config.budget_mode)
+            except ValueError as exc:
+                raise EndpointError("budget-mode", str(exc)) from None
         runner.open()
         return await runner.run(llm, judge_llm)
     finally:

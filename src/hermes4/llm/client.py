@@ -206,7 +206,8 @@ class OpenAIClient:
             ],
         )
 
-    async def complete(self, prompt: str, *, sampling: Sampling) -> list[Completion]:
+    async def complete(self, prompt: str, *, sampling: Sampling, extra_body: dict[str, Any] | None = None) -> list[Completion]:
+        """`extra_body`: request fields of this call only, after the client's own (vLLM's `thinking_token_budget`)."""
         body: dict[str, Any] = {"model": await self._model_name(), "prompt": prompt, **self._sampling_body(sampling)}
         if sampling.logprobs:
             body["logprobs"] = 1
@@ -214,6 +215,7 @@ class OpenAIClient:
             # Hermes markers (<think>, <tool_call>) may be special tokens; raw text must keep them.
             body["skip_special_tokens"] = False
         body.update(self.extra_body)
+        body.update(extra_body or {})
         data, latency = await self._call("/completions", body)
         choices = _choices(data, sampling.n)
         usage = data.get("usage") or {}
@@ -479,6 +481,10 @@ def _merge_chunk(choices: dict[int, dict[str, Any]], part: dict[str, Any]) -> No
     choice = choices.setdefault(index, {"index": index, "finish_reason": None})
     if part.get("finish_reason"):
         choice["finish_reason"] = part["finish_reason"]
+    if part.get("prompt_token_ids") is not None:  # vLLM's return_token_ids: the prompt's in the first chunk
+        choice["prompt_token_ids"] = part["prompt_token_ids"]
+    if part.get("token_ids") is not None:  # ... and each chunk's generated ids
+        choice["token_ids"] = choice.get("token_ids", []) + part["token_ids"]
     if "text" in part:
         choice["text"] = choice.get("text", "") + (part.get("text") or "")
         return

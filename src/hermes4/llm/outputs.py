@@ -161,4 +161,10 @@ def completion_from_text_choice(choice: dict[str, Any], *, prompt: str, prompt_t
         latency_s=latency_s,
         logprobs=logprobs,
         tokens=tokens,
+        prompt_token_ids=_ids(choice.get("prompt_token_ids")),
+        token_ids=_ids(choice.get("token_ids")),
     )
+
+
+def _ids(value: Any) -> list[int] | None:
+    return [int(v) for v in value] if isinstance(value, list) else None

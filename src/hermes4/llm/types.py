@@ -60,6 +60,11 @@ class Completion:
     # Per generated token, when `Sampling.logprobs` was asked for and the source provides them.
     logprobs: list[float] | None = None
     tokens: list[str] | None = None
+    # Token ids of the prompt and of the output, when the server returns them (vLLM's `return_token_ids`).
+    prompt_token_ids: list[int] | None = None
+    token_ids: list[int] | None = None
+    # Set when a reasoning budget applied (`hermes4.llm.budget`): whether it cut the reasoning short.
+    budget_fired: bool | None = None
 
     @property
     def content(self) -> str:

@@ -194,6 +194,8 @@ class EvalSection(_Strict):
     models: list[Literal["base", "sft", "length-control"]] = Field(default_factory=lambda: ["sft", "length-control"])
     max_tokens: int = Field(default=40960, ge=1, description="generation budget of a reasoning-mode sample")
     direct_max_tokens: int | None = Field(default=None, ge=1, description="non-reasoning budget (default: max_tokens)")
+    reasoning_budget: int | None = Field(default=None, ge=1, description="reasoning budget in tokens (</think> forced at it); none: no budget")
+    budget_mode: Literal["client", "engine"] = Field(default="client", description="client: any engine; engine: vLLM's thinking_token_budget")
     limit: int | None = Field(default=None, ge=1, description="first M items of each task")
     repeats: int = Field(default=1, ge=1)
     temperature: float = Field(default=0.6, ge=0)
@@ -259,6 +261,13 @@ class Recipe(_Strict):
             except ConfigError:
                 pass  # an invalid train: is reported by its own validation, with its field's name
         return data
+
+    @model_validator(mode="after")
+    def _engine_budget_needs_vllm(self) -> Recipe:
+        if self.eval is not None and self.eval.budget_mode == "engine" and self.engine.use == "transformers":
+            raise ValueError("eval.budget_mode: engine is vLLM's thinking_token_budget; it needs engine: vllm (or a vLLM "
+                             "endpoint URL); use client with transformers")
+        return self
 
     @model_validator(mode="after")
     def _endpoints_named(self) -> Recipe:

@@ -127,6 +127,8 @@ class EvalStage(Stage):
                 config = EvalConfig(tasks=[t.spec for t in loaded], out=out, llm=served.url, thinking=thinking,
                                     repeats=section.repeats, max_tokens=section.max_tokens,
                                     direct_max_tokens=section.direct_max_tokens, limit=section.limit,
+                                    reasoning_budget=section.reasoning_budget, budget_mode=section.budget_mode,
+                                    chat_format=run.train.model.format,
                                     concurrency=section.concurrency, seed=section.seed, temperature=section.temperature,
                                     top_p=section.top_p, top_k=section.top_k, name=which,
                                     judge={"llm": judge_url} if judge_url else None)
