@@ -35,7 +35,7 @@ FIGURES: dict[int, tuple[str, Callable[[dict[str, float]], float]]] = {
     3: ("overlong cut, %", lambda v: 100 * v["cut"]),
     4: ("adherence, %", lambda v: 100 * v["rate"]),
     5: ("accuracy, %", lambda v: 100 * v["rate"]),
-    6: ("lowest of on/off/easy, %", lambda v: 100 * min(v["think_on_opens"], v["think_off_none"], v["easy"])),
+    6: ("lowest of on/off/easy, %", lambda v: 100 * min(v.values())),
 }
 
 
@@ -55,7 +55,7 @@ def parse_seeds(text: str) -> list[int]:
             return [int(s) for s in text.split(",") if s.strip()]
         return list(range(int(text)))
     except ValueError:
-        raise SystemExit(f"--seeds: expected a count (5) or a list (0,3,7), got {text!r}") from None
+        raise ValueError(f"--seeds: expected a count (5) or a list (0,3,7), got {text!r}") from None
 
 
 def quick_recipe(recipe: Path, out: Path) -> Path:
@@ -151,7 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/bench_fidelity"), help="one seed-S folder per seed")
     parser.add_argument("--quick", action="store_true", help="a shrunk copy of the recipe (smoke test, not a measurement)")
     args = parser.parse_args(argv)
-    seeds = parse_seeds(args.seeds)
+    try:
+        seeds = parse_seeds(args.seeds)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     if not args.recipe.is_file():
         print(f"--recipe: no such file {args.recipe}", file=sys.stderr)
         return 2
@@ -165,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     for run in runs:
         print(f"\nseed {run.seed} ({run.out}):")
         for effect in run.effects:
-            print(f"  {effect.number}. {'appeared' if effect.appeared else 'NOT' if effect.appeared is False else 'not measured'}: {effect.detail}")
+            print(f"  {effect.number}. {'appeared' if effect.appeared else 'NOT' if effect.appeared is False else 'not measured'}: "
+                  f"{effect.detail}")
     (args.out / "fidelity.json").write_text(json.dumps({"recipe": str(recipe), "seeds": seeds, "effects": rows,
                                                         "seconds": {r.seed: r.seconds for r in runs}}, indent=2))
     return 0

@@ -59,11 +59,22 @@ def test_missing_effects_say_the_measured_reason():
     assert effects[3].appeared is False and "overlong cut 35% < 70%" in effects[3].detail
     assert effects[5].appeared is False and "0.0% (0/40) < 50%" in effects[5].detail
     assert effects[2].appeared is False and "tool-use accuracy" in effects[2].detail
-    assert effects[6].appeared is False and "thinking off without <think> 85.7% (120/140) < 95%" in effects[6].detail
+    assert effects[6].appeared is False and "thinking off without `<think>` 85.7% (120/140) < 95%" in effects[6].detail
     del numbers[EASY_DIRECT]
+    assert judge_effects(numbers)[5].appeared is False  # the hybrid half failed: no easy task needed to say so
+    numbers[THINK_OFF_NONE]["sft"] = Count(140, 140)
     sixth = judge_effects(numbers)[5]
-    assert sixth.appeared is None and "not measured" in sixth.detail and EASY_DIRECT in sixth.detail
+    assert sixth.appeared is None and "easy task: not measured (no eval task with `headline: easy`)" in sixth.detail
     assert "not measured" in effect_lines([sixth])[0]
+    del numbers[THINK_ON_OPENS]
+    assert judge_effects(numbers)[5].detail == f"the run has no {THINK_ON_OPENS} (sft)"
+
+
+def test_nothing_overlong_before_length_control_is_said_so():
+    numbers = _faithful()
+    numbers[OVERLONG_LONG] = {"sft": Count(0, 40), "length-control": Count(0, 40)}
+    third = judge_effects(numbers)[2]
+    assert third.appeared is False and "nothing was overlong before length control" in third.detail
 
 
 def test_tool_accuracy_counts_only_answers_from_the_tool_output():

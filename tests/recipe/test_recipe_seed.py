@@ -77,3 +77,26 @@ def test_eval_items_stay_disjoint_from_training_items(seed, tmp_path):
         assert task.env is not None
         held_out = {item.prompt.messages[-1].content for item in get_env(task.env).items(task.split, task.seed)}
         assert held_out and not (held_out & train_prompts), task.name
+
+
+def test_dry_run_shows_the_seed_and_every_derived_seed(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "hermes4", "run", TINY, "--seed", "3", "--dry-run", "--json",
+                             "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert plan["seed"] == 3
+    assert plan["seeds"] == seed_fields(_resolved(3, tmp_path))
+    assert not (tmp_path / "run").exists()  # a dry run writes nothing
+
+
+def test_bad_seed_flag_is_one_line_exit_2(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "hermes4", "run", TINY, "--seed", "-4", "--dry-run",
+                             "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert "--seed: must be 0 or more" in result.stderr

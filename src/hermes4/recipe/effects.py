@@ -22,8 +22,8 @@ LONG_ACCURACY = "long-task accuracy, reasoning"
 OVERLONG_LONG = "overlong rate, long task (reasoning)"
 TOOL_FROM_OUTPUT = "tool-use accuracy, answer from the tool's output"
 JSON_ADHERENCE = "JSON-schema adherence"
-THINK_ON_OPENS = "thinking on: opens a <think> block"
-THINK_OFF_NONE = "thinking off: no <think> block"
+THINK_ON_OPENS = "thinking on: opens a `<think>` block"
+THINK_OFF_NONE = "thinking off: no `<think>` block"
 EASY_DIRECT = "easy task accuracy, non-reasoning"
 
 # Measures where higher is better and training should help (effect 2), in report order.
@@ -81,7 +81,7 @@ class _Judge:
     def missing(self, number: int, name: str, *needs: tuple[str, str]) -> EffectSummary | None:
         absent = [f"{m} ({model})" for m, model in needs if self.get(m, model) is None]
         if absent:
-            return EffectSummary(number=number, name=name, appeared=None, detail="not measured: no " + "; no ".join(absent))
+            return EffectSummary(number=number, name=name, appeared=None, detail="the run has no " + "; no ".join(absent))
         return None
 
 
@@ -122,7 +122,9 @@ def judge_effects(numbers: dict[str, dict[str, Counted]]) -> list[EffectSummary]
         cut = (1 - _rate(after) / _rate(before)) if _rate(before) > 0 else 0.0
         cost = 100 * (_rate(acc_before) - _rate(acc_after))
         reasons = []
-        if cut < OVERLONG_CUT_MIN:
+        if before.hits == 0:
+            reasons.append("nothing was overlong before length control: no overrun to cut")
+        elif cut < OVERLONG_CUT_MIN:
             reasons.append(f"overlong cut {cut:.0%} < {OVERLONG_CUT_MIN:.0%}")
         if cost > LC_COST_MAX_POINTS:
             reasons.append(f"accuracy cost {cost:.1f} points > {LC_COST_MAX_POINTS:g}")
@@ -138,17 +140,23 @@ def judge_effects(numbers: dict[str, dict[str, Counted]]) -> list[EffectSummary]
     out.append(_threshold(j, 5, f"tool-use accuracy >= {TOOL_MIN:.0%}, answers from the tool's output only",
                           TOOL_FROM_OUTPUT, TOOL_MIN))
 
-    name = (f"hybrid mode: thinking on opens <think>, off answers without, >= {HYBRID_MIN:.0%} each way; "
+    name = (f"hybrid mode: thinking on opens `<think>`, off answers without, >= {HYBRID_MIN:.0%} each way; "
             f"an easy task >= {EASY_MIN:.0%} without reasoning")
-    if not (miss := j.missing(6, name, (THINK_ON_OPENS, "sft"), (THINK_OFF_NONE, "sft"), (EASY_DIRECT, "sft"))):
+    if not (miss := j.missing(6, name, (THINK_ON_OPENS, "sft"), (THINK_OFF_NONE, "sft"))):
         on, off, easy = j.get(THINK_ON_OPENS, "sft"), j.get(THINK_OFF_NONE, "sft"), j.get(EASY_DIRECT, "sft")
-        reasons = [f"{label} {_pct(c)} < {bar:.0%}" for label, c, bar in
-                   (("thinking on opens <think>", on, HYBRID_MIN), ("thinking off without <think>", off, HYBRID_MIN),
-                    ("easy task without reasoning", easy, EASY_MIN)) if _rate(c) < bar]
-        detail = (f"on: {_pct(on)} open <think>; off: {_pct(off)} without; easy task: {_pct(easy)}"
+        checks = [("thinking on opens `<think>`", on, HYBRID_MIN), ("thinking off without `<think>`", off, HYBRID_MIN)]
+        if easy is not None:
+            checks.append(("easy task without reasoning", easy, EASY_MIN))
+        reasons = [f"{label} {_pct(c)} < {bar:.0%}" for label, c, bar in checks if _rate(c) < bar]
+        easy_text = _pct(easy) if easy is not None else "not measured (no eval task with `headline: easy`)"
+        # Without the easy task the effect is unproven (None) unless the hybrid half already failed.
+        appeared = False if reasons else (None if easy is None else True)
+        detail = (f"on: {_pct(on)} open `<think>`; off: {_pct(off)} without; easy task: {easy_text}"
                   + (": " + "; ".join(reasons) if reasons else ""))
-        out.append(EffectSummary(number=6, name=name, appeared=not reasons, detail=detail,
-                                 values={"think_on_opens": _rate(on), "think_off_none": _rate(off), "easy": _rate(easy)}))
+        values = {"think_on_opens": _rate(on), "think_off_none": _rate(off)}
+        if easy is not None:
+            values["easy"] = _rate(easy)
+        out.append(EffectSummary(number=6, name=name, appeared=appeared, detail=detail, values=values))
     else:
         out.append(miss)
     return out
