@@ -11,6 +11,7 @@ from hermes4.recipe.effects import (
     THINK_OFF_NONE,
     THINK_ON_OPENS,
     TOOL_FROM_OUTPUT,
+    TOOL_VALID_ITEMS,
     effect_lines,
     judge_effects,
     wilson,
@@ -58,6 +59,8 @@ def test_missing_effects_say_the_measured_reason():
     assert effects[1].appeared is False and "overlap" in effects[1].detail
     assert effects[3].appeared is False and "overlong cut 35% < 70%" in effects[3].detail
     assert effects[5].appeared is False and "0.0% (0/40) < 50%" in effects[5].detail
+    numbers[TOOL_VALID_ITEMS] = {"sft": Count(38, 40)}
+    assert "valid tool call: 95.0% (38/40)" in judge_effects(numbers)[4].detail
     assert effects[2].appeared is False and "tool-use accuracy" in effects[2].detail
     assert effects[6].appeared is False and "thinking off without `<think>` 85.7% (120/140) < 95%" in effects[6].detail
     del numbers[EASY_DIRECT]

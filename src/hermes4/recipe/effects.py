@@ -21,6 +21,7 @@ MULTI_DIRECT = "multi-step accuracy, non-reasoning"
 LONG_ACCURACY = "long-task accuracy, reasoning"
 OVERLONG_LONG = "overlong rate, long task (reasoning)"
 TOOL_FROM_OUTPUT = "tool-use accuracy, answer from the tool's output"
+TOOL_VALID_ITEMS = "tool-use items with a valid call"
 JSON_ADHERENCE = "JSON-schema adherence"
 THINK_ON_OPENS = "thinking on: opens a `<think>` block"
 THINK_OFF_NONE = "thinking off: no `<think>` block"
@@ -137,8 +138,12 @@ def judge_effects(numbers: dict[str, dict[str, Counted]]) -> list[EffectSummary]
         out.append(miss)
 
     out.append(_threshold(j, 4, f"JSON-schema adherence >= {JSON_MIN:.0%} on held-out schemas", JSON_ADHERENCE, JSON_MIN))
-    out.append(_threshold(j, 5, f"tool-use accuracy >= {TOOL_MIN:.0%}, answers from the tool's output only",
-                          TOOL_FROM_OUTPUT, TOOL_MIN))
+    tools = _threshold(j, 5, f"tool-use accuracy >= {TOOL_MIN:.0%}, answers from the tool's output only",
+                       TOOL_FROM_OUTPUT, TOOL_MIN)
+    valid = j.get(TOOL_VALID_ITEMS, "sft")
+    if tools.appeared is False and valid is not None:
+        tools.detail += f" (items with a valid tool call: {_pct(valid)}; the answers do not come from its output)"
+    out.append(tools)
 
     name = (f"hybrid mode: thinking on opens `<think>`, off answers without, >= {HYBRID_MIN:.0%} each way; "
             f"an easy task >= {EASY_MIN:.0%} without reasoning")

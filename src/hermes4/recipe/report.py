@@ -14,6 +14,7 @@ from hermes4.recipe.effects import (
     THINK_OFF_NONE,
     THINK_ON_OPENS,
     TOOL_FROM_OUTPUT,
+    TOOL_VALID_ITEMS,
     effect_lines,
     judge_effects,
 )
@@ -109,7 +110,7 @@ def headline_numbers(run: ResolvedRecipe) -> dict[str, dict[str, Count]]:
             details = [(r.get("verdict") or {}).get("details") or {} for r in tool_records]
             put("tool-call validity (valid calls / calls written)", model,
                 Count(sum(int(d.get("tool_calls_valid", 0)) for d in details), sum(int(d.get("tool_calls_written", 0)) for d in details)))
-            put("tool-use items with a valid call", model, Count(sum(1 for d in details if d.get("tool_calls_valid")), len(tool_records)))
+            put(TOOL_VALID_ITEMS, model, Count(sum(1 for d in details if d.get("tool_calls_valid")), len(tool_records)))
             accuracy = [c for mode in ("reasoning", "non-reasoning") if (c := _pooled(cells, tools, mode))]
             put("tool-use accuracy", model, Count(sum(_accuracy(c).hits for c in accuracy), sum(c.items for c in accuracy)))
             # Only a correct answer the tool printed (the env's `tool_result_used`), never one the model echoed.
