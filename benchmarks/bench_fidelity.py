@@ -51,11 +51,12 @@ class SeedRun:
 def parse_seeds(text: str) -> list[int]:
     """`5` -> seeds 0..4; `0,3,7` -> those seeds."""
     try:
-        if "," in text:
-            return [int(s) for s in text.split(",") if s.strip()]
-        return list(range(int(text)))
+        seeds = [int(s) for s in text.split(",") if s.strip()] if "," in text else list(range(int(text)))
     except ValueError:
-        raise ValueError(f"--seeds: expected a count (5) or a list (0,3,7), got {text!r}") from None
+        seeds = []
+    if not seeds or min(seeds) < 0:
+        raise ValueError(f"--seeds: expected a count of at least 1 (5) or a list of seeds (0,3,7), got {text!r}")
+    return seeds
 
 
 def quick_recipe(recipe: Path, out: Path) -> Path:
