@@ -14,6 +14,8 @@ def register(app: typer.Typer) -> None:
     def run(
         recipe: str = typer.Argument(..., help="recipe YAML, e.g. recipes/tiny.yaml"),
         out: Optional[str] = typer.Option(None, "--out", help="run folder (default: the recipe's `out:`)"),
+        seed: Optional[int] = typer.Option(None, "--seed", help="the run's one seed; every random choice derives from it "
+                                           "(default: the recipe's `seed:`)"),
         from_stage: Optional[str] = typer.Option(None, "--from", help="rerun this stage and every later one"),
         dry_run: bool = typer.Option(False, "--dry-run", help="print the plan (stages, counts, steps, GPU-hours)"),
         as_json: bool = typer.Option(False, "--json", help="dry run: print the plan as JSON"),
@@ -29,7 +31,7 @@ def register(app: typer.Typer) -> None:
         if not console.is_terminal:
             console = Console(stderr=True, width=160)
         try:
-            resolved = resolve_recipe(recipe, out=out)
+            resolved = resolve_recipe(recipe, out=out, seed=seed)
             if dry_run:
                 from hermes4.recipe.plan import plan_recipe, print_plan
 

@@ -166,7 +166,7 @@ class DataSection(_Strict):
 # -------------------------------------------------------------------------------------------------- eval
 
 
-Headline = Literal["multi_step", "long", "tool_calls", "json_schema", "none"]
+Headline = Literal["multi_step", "long", "tool_calls", "json_schema", "easy", "none"]
 
 
 class EvalTask(_Strict):
@@ -242,6 +242,8 @@ class Recipe(_Strict):
     name: str
     description: str = ""
     out: str = Field(description="output folder of a run (hermes4 run --out overrides it)")
+    seed: int | None = Field(default=None, ge=0, description="the run's one seed: every seed field below is derived "
+                             "from it (hermes4.recipe.seeding; hermes4 run --seed overrides it)")
     model: ModelSection = Field(default_factory=ModelSection)
     endpoints: dict[str, Endpoint] = Field(default_factory=dict)
     data: DataSection = Field(default_factory=DataSection)

@@ -59,9 +59,11 @@ class Plan:
     stages: list[StagePlan]
     throughput: list[Throughput]
     notes: list[str] = field(default_factory=list)
+    seed: int | None = None  # the recipe's one seed (None: the seed fields as written)
+    seeds: dict[str, int | str] = field(default_factory=dict)  # every seed field of the run, by where it lives
 
     def to_json(self) -> dict[str, Any]:
-        return {"recipe": self.recipe, "out": str(self.out),
+        return {"recipe": self.recipe, "out": str(self.out), "seed": self.seed, "seeds": self.seeds,
                 "stages": [s.__dict__ for s in self.stages], "throughput": [t.__dict__ for t in self.throughput],
                 "notes": self.notes}
 
@@ -281,7 +283,10 @@ def plan_recipe(run: ResolvedRecipe) -> Plan:
     notes = [f"WARNING {m}" for m in missing]
     notes += ["GPU-hours cover training only; generation (data, length-control traces, eval) depends on the "
              "endpoints' throughput, which hermes4 does not assume."] if recipe.model.tiny is None else []
-    return Plan(recipe.name, run.out, stages, rates, notes)
+    from hermes4.recipe.seeding import seed_fields
+
+    return Plan(recipe.name, run.out, stages, rates, notes, seed=recipe.seed,
+                seeds=seed_fields(recipe.model_dump(mode="json")))
 
 
 def _served(endpoint) -> str:
@@ -307,5 +312,7 @@ def print_plan(plan: Plan, console) -> None:
     for t in plan.throughput:
         rates.add_row(f"{t.tokens_per_s:,.0f}", t.device, t.source, t.note)
     console.print(rates)
+    origin = f"derived from seed {plan.seed}" if plan.seed is not None else "as written (no recipe seed)"
+    console.print(f"seeds, {origin}: " + ", ".join(f"{k}={v}" for k, v in plan.seeds.items()), highlight=False, markup=False)
     for note in plan.notes:
         console.print(note, highlight=False)

@@ -8,6 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hermes4.recipe.effects import (
+    EASY_DIRECT,
+    OVERLONG_LONG,
+    THINK_OFF_NONE,
+    THINK_ON_OPENS,
+    TOOL_FROM_OUTPUT,
+    TOOL_VALID_ITEMS,
+    effect_lines,
+    judge_effects,
+)
 from hermes4.recipe.resolve import ResolvedRecipe
 from hermes4.recipe.stages.base import StageSummary
 from hermes4.recipe.stages.common import TrainSummary, read_metrics
@@ -16,7 +26,6 @@ from hermes4.recipe.stages.length_control import LengthControlSummary
 from hermes4.recipe.stages.report import CountSummary, ReportSummary
 
 MODEL_LABELS = {"base": "untrained base", "sft": "SFT", "length-control": "SFT + length control"}
-OVERLONG_LONG = "overlong rate, long task (reasoning)"
 OVERLONG_ALL = "overlong rate, every reasoning-mode sample"
 
 
@@ -78,7 +87,7 @@ def headline_numbers(run: ResolvedRecipe) -> dict[str, dict[str, Count]]:
     section = run.recipe.eval
     if section is None:
         return {}
-    multi, long, tools, schema = (_tasks_with(run, h) for h in ("multi_step", "long", "tool_calls", "json_schema"))
+    multi, long, tools, schema, easy = (_tasks_with(run, h) for h in ("multi_step", "long", "tool_calls", "json_schema", "easy"))
     out: dict[str, dict[str, Count]] = {}
 
     def put(measure: str, model: str, count: Count) -> None:
@@ -101,13 +110,36 @@ def headline_numbers(run: ResolvedRecipe) -> dict[str, dict[str, Count]]:
             details = [(r.get("verdict") or {}).get("details") or {} for r in tool_records]
             put("tool-call validity (valid calls / calls written)", model,
                 Count(sum(int(d.get("tool_calls_valid", 0)) for d in details), sum(int(d.get("tool_calls_written", 0)) for d in details)))
-            put("tool-use items with a valid call", model, Count(sum(1 for d in details if d.get("tool_calls_valid")), len(tool_records)))
+            put(TOOL_VALID_ITEMS, model, Count(sum(1 for d in details if d.get("tool_calls_valid")), len(tool_records)))
             accuracy = [c for mode in ("reasoning", "non-reasoning") if (c := _pooled(cells, tools, mode))]
             put("tool-use accuracy", model, Count(sum(_accuracy(c).hits for c in accuracy), sum(c.items for c in accuracy)))
+            # Only a correct answer the tool printed (the env's `tool_result_used`), never one the model echoed.
+            scored = [r for r in tool_records if r.get("score") is not None]
+            put(TOOL_FROM_OUTPUT, model, Count(sum(1 for r in scored if _from_tool(r)), len(scored)))
+        if cell := _pooled(cells, easy, "non-reasoning"):
+            put(EASY_DIRECT, model, _accuracy(cell))
+        every = [r for records, _ in cells.values() for r in records]
+        opened = [_opens_think(r) for r in every if r.get("mode") == "reasoning"]
+        closed = [not _opens_think(r) for r in every if r.get("mode") == "non-reasoning"]
+        if opened:
+            put(THINK_ON_OPENS, model, Count(sum(opened), len(opened)))
+        if closed:
+            put(THINK_OFF_NONE, model, Count(sum(closed), len(closed)))
         schema_cells = [c for mode in ("reasoning", "non-reasoning") if (c := _pooled(cells, schema, mode))]
         if schema_cells:
             put("JSON-schema adherence", model, Count(sum(_accuracy(c).hits for c in schema_cells), sum(c.items for c in schema_cells)))
     return out
+
+
+def _from_tool(record: dict[str, Any]) -> bool:
+    verdict = record.get("verdict") or {}
+    return verdict.get("status") == "pass" and bool((verdict.get("details") or {}).get("tool_result_used"))
+
+
+def _opens_think(record: dict[str, Any]) -> bool:
+    """The sample's output opened a reasoning block (the server may have split it off into `reasoning`)."""
+    output = record.get("output") or {}
+    return output.get("reasoning") is not None or "<think>" in (output.get("raw") or "")
 
 
 def effects(numbers: dict[str, dict[str, Count]]) -> list[str]:
@@ -201,6 +233,8 @@ def write_recipe_report(run: ResolvedRecipe, summaries: dict[str, StageSummary],
         statements = effects(numbers)
         if statements:
             doc += ["## Effects", ""] + [f"- {s}" for s in statements] + [""]
+    judged = judge_effects(numbers)
+    doc += ["## The six Hermes 4 effects (issue 19)", "", *effect_lines(judged), ""]
 
     data = summaries.get("data")
     if isinstance(data, DataSummary):
@@ -256,4 +290,5 @@ def write_recipe_report(run: ResolvedRecipe, summaries: dict[str, StageSummary],
         doc += ["## Detailed eval report", "", f"Per task and mode, with confidence intervals and plots: `{Path(detailed).relative_to(out)}`.", ""]
     (out / "report.md").write_text("\n".join(doc), encoding="utf-8")
     return ReportSummary(markdown=str(out / "report.md"), png=str(png) if png else None, eval_report=detailed,
-                         headline={k: {m: c.summary() for m, c in v.items()} for k, v in numbers.items()})
+                         headline={k: {m: c.summary() for m, c in v.items()} for k, v in numbers.items()},
+                         effects=judged)

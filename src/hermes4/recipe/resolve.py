@@ -91,8 +91,9 @@ class ResolvedRecipe:
 
 
 def resolve_recipe(path: str | Path | None = None, *, data: dict[str, Any] | None = None,
-                   out: str | Path | None = None) -> ResolvedRecipe:
-    """Load a recipe file (or an already-read mapping) and bind it to `out` (default: the recipe's `out:`)."""
+                   out: str | Path | None = None, seed: int | None = None) -> ResolvedRecipe:
+    """Load a recipe file (or an already-read mapping) and bind it to `out` (default: the recipe's `out:`) and to
+    `seed` (default: the recipe's `seed:`; without either, the seed fields stay as written)."""
     source = Path(path) if path is not None else None
     if data is None:
         if source is None:
@@ -100,6 +101,13 @@ def resolve_recipe(path: str | Path | None = None, *, data: dict[str, Any] | Non
         data = read_recipe_file(source)
     where = str(source) if source else "recipe"
     recipe = parse_recipe(data, where=where)
+    if seed is not None and seed < 0:
+        raise RecipeError(f"--seed: must be 0 or more, got {seed}")
+    run_seed = seed if seed is not None else recipe.seed
+    if run_seed is not None:
+        from hermes4.recipe.seeding import apply_seed
+
+        data = apply_seed(data, run_seed)
     target = Path(out) if out is not None else Path(recipe.out)
     # Paths under the recipe's own `out:` folder are stage outputs: they move with --out.
     moved = rebase_paths(data, recipe.out, str(target)) if Path(recipe.out) != target else dict(data)

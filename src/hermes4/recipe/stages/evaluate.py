@@ -150,18 +150,42 @@ async def _session(config, loaded, live) -> EvalSession:
                        wall_s=result.wall_s)
 
 
+def _user_text(conversation: Any) -> str | None:
+    """The last user turn's text of a conversation record (`{"messages": [...]}`)."""
+    messages = conversation.get("messages") if isinstance(conversation, dict) else None
+    users = [m.get("content") for m in messages or [] if isinstance(m, dict) and m.get("role") == "user"]
+    return users[-1] if users and isinstance(users[-1], str) else None
+
+
+def training_prompts(run: ResolvedRecipe) -> set[str]:
+    """The user prompts of every conversation the SFT mix reads (sources not on disk yet are skipped)."""
+    from hermes4.store import read_records
+    from hermes4.train.mix import MixSpec
+
+    if run.train.data.mix is None:
+        return set()
+    prompts: set[str] = set()
+    for source in MixSpec.parse(run.train.data.mix).sources:
+        if Path(source.path).exists():
+            prompts |= {text for record in read_records(source.path) if (text := _user_text(record)) is not None}
+    return prompts
+
+
 def eval_tasks(run: ResolvedRecipe, tasks: list[EvalTask]):
     """`hermes4.eval` Tasks for the recipe's eval entries (env items or named benchmarks)."""
     from hermes4.envs import get_env
     from hermes4.eval import Task, load_task
 
     out = []
+    trained = training_prompts(run)
     for order, task in enumerate(tasks):
         if task.benchmark is not None:
             out.append(load_task(task.benchmark))
             continue
         env = get_env(task.env)
-        items = env.items(task.split, task.seed)
+        # Held out means held out: an item whose prompt the training data also holds (a chance collision of the
+        # envs' separately seeded train and test draws) is left out of the eval.
+        items = [item for item in env.items(task.split, task.seed) if _user_text(item.prompt.to_json()) not in trained]
         if run.recipe.eval and run.recipe.eval.limit:
             items = items[: run.recipe.eval.limit]
         wrapped = ToolCallCheck(env) if task.headline == "tool_calls" else env

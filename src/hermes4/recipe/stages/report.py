@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from hermes4.recipe.effects import EffectSummary
 from hermes4.recipe.resolve import ResolvedRecipe
 from hermes4.recipe.stages.base import Stage, StageContext, StageSummary
 
@@ -21,6 +22,7 @@ class ReportSummary(StageSummary):
     png: str | None
     eval_report: str | None
     headline: dict[str, dict[str, CountSummary]]  # measure -> model -> count
+    effects: list[EffectSummary] = []  # the six effects of issue 19 (empty in markers of older runs)
 
 
 class ReportStage(Stage):
