@@ -49,13 +49,13 @@ def endpoints_up(run: ResolvedRecipe, names: set[str], logs: Path) -> Iterator[d
             spec = endpoint.serve
             assert spec is not None
             logs.mkdir(parents=True, exist_ok=True)
-            if spec.engine == "vllm":
+            if spec.model is not None:  # a model folder: the one way stages serve a checkpoint, on its engine
                 urls[name] = stack.enter_context(model_endpoint(
-                    EngineSection(use="vllm", vllm=spec.vllm), Path(spec.model or ""), name=name,
+                    EngineSection(use=spec.engine, vllm=spec.vllm), Path(spec.model), name=name,
                     log=logs / f"serve-{name}.log", env=spec.env, max_batch=spec.max_batch)).url
                 continue
             served: Served = stack.enter_context(serve(
-                serve_command(scripted=spec.scripted, model=spec.model, max_batch=spec.max_batch, name=name),
+                serve_command(scripted=spec.scripted, max_batch=spec.max_batch, name=name),
                 env=spec.env, log=logs / f"serve-{name}.log"))
             urls[name] = served.url
         yield urls
