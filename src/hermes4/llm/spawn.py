@@ -105,13 +105,14 @@ def serve(command: list[str], *, env: dict[str, str] | None = None, startup_time
             time.sleep(0.1)
         yield Served(url=f"{base}/v1", command=command, pid=process.pid)
     finally:
-        _stop(process)
+        stop_process_group(process)
         reader.join(timeout=5)
         if handle is not None:
             handle.close()
 
 
-def _stop(process: subprocess.Popen) -> None:
+def stop_process_group(process: subprocess.Popen) -> None:
+    """SIGTERM to a server started in its own session (its whole group), SIGKILL if it lingers."""
     if process.poll() is not None:
         return
     try:  # the server runs in its own session: signal exactly that process group, nothing else

@@ -25,7 +25,7 @@ from typing import Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from hermes4.llm.spawn import _stop as stop_process_group
+from hermes4.llm.spawn import stop_process_group
 
 ENGINE_VENV = ".venv-vllm"
 PLUGIN_FILE = Path(__file__).with_name("vllm_plugins.py")
