@@ -21,7 +21,7 @@ RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
 
 def _plan(capsys, path: Path, **kwargs) -> dict:
-    from hermes4.cli.train import run_train
+    from hermes4.train.entry import run_train
 
     assert run_train(str(path), dry_run=True, as_json=True, **kwargs) == 0
     return json.loads(capsys.readouterr().out)
@@ -51,7 +51,7 @@ def test_llama_70b_recipe_dry_run_uses_fsdp_and_tp(capsys):
     assert plan["dp"] * plan["tp"] == 192 and plan["grad_accum"] == 384 // plan["dp"]
     assert plan["memory_per_gpu_bytes"]["total"] < 180 * 2**30
     # a world size the batch does not split over is refused with the allowed values
-    from hermes4.cli.train import run_train
+    from hermes4.train.entry import run_train
 
     assert run_train(str(RECIPES / "llama3.1-70b.yaml"), dry_run=True, world_size=40 * 8) == 2
     assert "train.global_batch_size" in capsys.readouterr().err

@@ -29,7 +29,7 @@ def save_then_die(root, step, **kw):
         os.kill(os.getpid(), signal.SIGKILL)
     return real_save(root, step, **kw)
 trainer.save_checkpoint = save_then_die
-from hermes4.cli.train import run_train
+from hermes4.train.entry import run_train
 sys.exit(run_train(sys.argv[1]))
 """
 

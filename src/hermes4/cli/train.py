@@ -9,8 +9,6 @@ import typer
 from hermes4.cli._common import fail
 from hermes4.train.entry import run_train
 
-__all__ = ["register", "run_train"]  # run_train lives in hermes4.train.entry; importable from here as before
-
 
 def register(app: typer.Typer) -> None:
     @app.command()
