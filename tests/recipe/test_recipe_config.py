@@ -24,7 +24,7 @@ def test_tiny_recipe_parses_with_every_stage():
     recipe = parse_recipe(read_recipe_file(RECIPES / "tiny.yaml"), where="tiny.yaml")
     assert recipe.name == "tiny"
     assert [run.name for run in recipe.data.sample][:2] == ["reasoning", "reasoning-long"]
-    assert recipe.stages() == ["model", "data", "eval-base", "sft", "eval-sft", "length-control",
+    assert recipe.stages() == ["data", "model", "eval-base", "sft", "eval-sft", "length-control",
                                "eval-length-control", "report"]
 
 

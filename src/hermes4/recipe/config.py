@@ -23,7 +23,7 @@ from hermes4.recipe.engine import EngineSection
 from hermes4.sample.config import SampleConfig
 from hermes4.train.config import ConfigError, LengthControlConfig, TrainConfig, length_control_data
 
-STAGES = ("model", "data", "eval-base", "sft", "eval-sft", "length-control", "eval-length-control", "report")
+STAGES = ("data", "model", "eval-base", "sft", "eval-sft", "length-control", "eval-length-control", "report")
 """Every stage in run order; a recipe runs the ones its sections ask for."""
 
 
@@ -46,6 +46,10 @@ class TinyModel(_Strict):
     size: dict[str, int | bool] = Field(default_factory=dict, description="hermes4.train.tiny.TinySize fields")
     vocab_size: int = Field(default=2048, ge=300)
     seed: int = 0
+    tokenizer_from_data: bool = Field(
+        default=False,
+        description="train the tokenizer on the shipped corpus plus the rendered SFT conversations (train.data.mix), "
+                    "so the model's own domain gets whole-word tokens; the model is then made after the data stage")
 
     @field_validator("size")
     @classmethod

@@ -3,8 +3,9 @@ sampling draws, prompt sets, the training mix, packing order and batch order, le
 sampling) gets a seed derived from it, so `hermes4 run RECIPE --seed N` is a different, reproducible run.
 
 Each derived seed is `derive_seed(recipe seed, where)`, `where` naming the field (`data.sample[reasoning].seed`),
-so two recipe seeds differ in every derived seed and one seed always gives the same ones. The tokenizer is trained
-deterministically on fixed text (no random choice) and the eval tasks' item sets stay fixed: the held-out
+so two recipe seeds differ in every derived seed and one seed always gives the same ones. The tokenizer makes no
+random choice of its own (it is trained deterministically on the shipped corpus, plus the run's SFT data with
+`model.tiny.tokenizer_from_data`) and the eval tasks' item sets stay fixed: the held-out
 measuring stick is the same for every seed, which is what makes seeds comparable (their items come from the
 `test` split, drawn from other RNG streams than the `train` items the data stages use).
 """

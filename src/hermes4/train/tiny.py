@@ -2,7 +2,8 @@
 
 `init_tiny(DIR)` writes a Hugging Face folder that `AutoTokenizer` / `AutoModelForCausalLM` load offline in a
 second or two: a byte-level BPE tokenizer trained on the corpus shipped next to this module (English, numbers,
-JSON, code), with every Hermes control and tag token as a single added token, eos/pad set for the format and
+JSON, code) and, when given, on the model's own training conversations (`domain_texts`), with every Hermes
+control and tag token as a single added token, eos/pad set for the format and
 the exported chat template saved; and a Qwen3ForCausalLM with random weights in safetensors. The same seed
 gives the same tokenizer and the same weights. The tokenizer adds no BOS/EOS by itself: rendered text carries
 its own, so `tokenizer(text)` gives exactly the ids the chat layer computes.
@@ -10,18 +11,24 @@ its own, so `tokenizer(text)` gives exactly the ids the chat layer computes.
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from hermes4.chat.formats import CONTROL_TOKENS, PAD_TOKEN, TAG_TOKENS, get_format
 from hermes4.chat.template import export_template
 
 CORPUS_PATH = Path(__file__).with_name("tiny_corpus.txt")
 
-# Qwen2/3's pre-tokenizer split: digits one by one, letters in runs, punctuation runs, newlines apart.
+# Qwen2/3's pre-tokenizer split (letters in runs, punctuation runs, newlines apart, digits one by one), except that
+# a digit keeps the space before it, as words do: " 7" is one token, not "Ġ" + "7". Traces of the tiny recipe are
+# mostly numbers; this makes them ~12% shorter and puts each number at a regular token offset.
 _SPLIT_PATTERN = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+| ?\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
 
 
@@ -38,10 +45,27 @@ class TinySize:
     tie_embeddings: bool = True
 
 
+def domain_texts(mix: Any, format: str = "chatml") -> Iterator[str]:
+    """The rendered text of every conversation of a training mix (`hermes4.train.mix.MixSpec` or its config form),
+    with each source's thinking / system-prompt rules applied: what the model will be trained on, as a tokenizer
+    corpus."""
+    from hermes4.chat.render import render
+    from hermes4.train.data import load_conversations
+    from hermes4.train.mix import MixSpec, apply_source_rules
+
+    spec = mix if isinstance(mix, MixSpec) else MixSpec.parse(mix)
+    for source in spec.sources:
+        for conversation in load_conversations(source.path):
+            yield render(apply_source_rules(conversation, source), format=format).text
+
+
 def build_tokenizer(format: str = "chatml", *, vocab_size: int = 2048, corpus: Path = CORPUS_PATH,
-                    hermes_tags: bool = True):
+                    hermes_tags: bool = True, extra_texts: Iterable[str] = ()):
     """Train the byte-level BPE tokenizer and wrap it as a `PreTrainedTokenizerFast` with the chat template.
-    `hermes_tags=False` leaves out the think/tool tags, like a base model's tokenizer."""
+    `hermes_tags=False` leaves out the think/tool tags, like a base model's tokenizer. `extra_texts` join the
+    corpus: a tokenizer trained on the model's own domain gives its recurring words ("Column", "carry", the tool
+    schema's keys) one token each, where the general corpus splits them into three or four; every sequence of the
+    domain gets shorter, so the same training time covers more of it."""
     from tokenizers import (
         AddedToken,
         Regex,
@@ -71,7 +95,21 @@ def build_tokenizer(format: str = "chatml", *, vocab_size: int = 2048, corpus: P
         show_progress=False,
         special_tokens=[],
     )
-    tokenizer.train([str(corpus)], trainer)
+    extra = iter(extra_texts)
+    first = next(extra, None)
+    if first is None:
+        tokenizer.train([str(corpus)], trainer)
+    else:
+        # The corpus and the domain texts as one stream; the control and tag tokens are cut out of the texts (they
+        # are added whole below, never learned as merges).
+        control = re.compile("|".join(re.escape(t) for t in (*CONTROL_TOKENS, PAD_TOKEN, *TAG_TOKENS)))
+
+        def texts() -> Iterator[str]:
+            yield from corpus.read_text(encoding="utf-8").splitlines(keepends=True)
+            for text in itertools.chain([first], extra):
+                yield control.sub("\n", text)
+
+        tokenizer.train_from_iterator(texts(), trainer)
     tokenizer.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in (*CONTROL_TOKENS, PAD_TOKEN)])
     if hermes_tags:
         tokenizer.add_tokens([AddedToken(t, special=False, normalized=False) for t in TAG_TOKENS])
@@ -97,8 +135,10 @@ def init_tiny(
     seed: int = 0,
     dtype: str = "float32",
     hermes_tags: bool = True,
+    tokenizer_texts: Iterable[str] = (),
 ) -> Path:
-    """Write a tiny Hugging Face model folder (tokenizer + Qwen3 random init) to `out_dir` and return its path."""
+    """Write a tiny Hugging Face model folder (tokenizer + Qwen3 random init) to `out_dir` and return its path.
+    `tokenizer_texts` (e.g. `domain_texts(...)`) join the tokenizer's training corpus."""
     import torch
     from transformers import GenerationConfig, Qwen3Config, Qwen3ForCausalLM
 
@@ -110,7 +150,7 @@ def init_tiny(
         )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tokenizer = build_tokenizer(format, vocab_size=vocab_size, hermes_tags=hermes_tags)
+    tokenizer = build_tokenizer(format, vocab_size=vocab_size, hermes_tags=hermes_tags, extra_texts=tokenizer_texts)
     tokenizer.save_pretrained(out)
 
     fmt = get_format(format)

@@ -12,7 +12,7 @@ from hermes4.recipe.stages.sft import SftStage, TrainSummary
 
 STAGE_OBJECTS: dict[str, Stage] = {
     stage.name: stage
-    for stage in (ModelStage(), DataStage(), EvalStage("base"), SftStage(), EvalStage("sft"), LengthControlStage(),
+    for stage in (DataStage(), ModelStage(), EvalStage("base"), SftStage(), EvalStage("sft"), LengthControlStage(),
                   EvalStage("length-control"), ReportStage())
 }
 assert tuple(STAGE_OBJECTS) == STAGES, "the stage objects must be listed in run order"
