@@ -27,6 +27,8 @@ def _expected(name: str, p: dict) -> str:
         return str(a + b if op == "+" else a - b if op == "-" else a * b)
     if name == "sorting":
         return ", ".join(map(str, sorted(p["numbers"], reverse=p["order"] == "descending")))
+    if name == "compare":
+        return str(max(p["a"], p["b"]))
     if name == "counting":
         return str(p["text"].count(p["letter"]))
     if name == "unit_conversion":
@@ -72,6 +74,29 @@ def test_solver_matches_independent_answer_and_mistakes_are_wrong(name: str) -> 
         assert len(solution.steps) >= 2
         mistaken = task.solve(params, mistake=random.Random(10_000 + i))
         assert not answers_match(task.answer_type, mistaken.answer, solution.answer), (params, mistaken.trace())
+
+
+@pytest.mark.parametrize("name", sorted(name for name, task in TASKS.items() if task.easiest == 0))
+def test_the_tiny_model_level_solves_and_plants_mistakes(name: str) -> None:
+    task = TASKS[name]
+    sizes = set()
+    for i in range(200):
+        params = task.generate(random.Random(i), 0)
+        assert task.parse(task.question(params)) == params
+        solution = task.solve(params)
+        assert answers_match(task.answer_type, solution.answer, _expected(name, params)), (params, solution.answer)
+        assert not answers_match(task.answer_type, task.solve(params, mistake=random.Random(i)).answer, solution.answer)
+        if name == "sorting":
+            assert all(0 <= n <= 9 for n in params["numbers"])
+            sizes.add(len(params["numbers"]))
+    if name == "sorting":  # short and long traces both: the length-control stage needs the long ones
+        assert sizes == set(range(4, 17))
+
+
+def test_difficulty_zero_only_where_a_task_has_it() -> None:
+    assert len(get_env("procedural:tasks=arithmetic+sorting+compare,difficulty=0,n=9").items()) == 9
+    with pytest.raises(ValueError, match=r"option difficulty: must be 1\.\.5, got 0"):
+        get_env("procedural:tasks=sorting+counting,difficulty=0")
 
 
 def test_items_are_deterministic_unique_and_seeded() -> None:

@@ -39,7 +39,7 @@ def task_item(task: Task, params: dict, split: str = "train") -> Item:
 
 @register_env("procedural")
 class ProceduralEnv(Env):
-    """Seeded verifiable tasks (arithmetic, sorting, counting, units, word problems, bases, dates, gcd)."""
+    """Seeded verifiable tasks (arithmetic, sorting, compare, counting, units, word problems, bases, dates, gcd)."""
 
     check_timeout_s = 5.0
 
@@ -50,7 +50,7 @@ class ProceduralEnv(Env):
             raise ValueError(f"option tasks: unknown task {unknown[0]!r}; known tasks: {', '.join(sorted(TASKS))}")
         if n < 1:
             raise ValueError(f"option n: must be at least 1, got {n}")
-        lowest = 0 if names == ["arithmetic"] else 1  # level 0 exists for arithmetic only
+        lowest = max(TASKS[name].easiest for name in names)  # level 0 (tiny-model demos) exists for a few tasks
         if not lowest <= difficulty <= 5:
             raise ValueError(f"option difficulty: must be {lowest}..5, got {difficulty}")
         self.tasks, self.n, self.seed, self.difficulty = list(names), n, seed, difficulty

@@ -33,6 +33,7 @@ class Task:
 
     name = "task"
     answer_type = "int"  # int | decimal | int_list | token
+    easiest = 1  # the lowest difficulty; 0 is a tiny-model level that few tasks have
 
     def generate(self, rng: random.Random, difficulty: int) -> dict[str, Any]:
         raise TypeError(f"{type(self).__name__} must define generate()")
@@ -66,6 +67,7 @@ def _nudge(value: int, rng: random.Random, *, scale: int = 1) -> int:
 
 class Arithmetic(Task):
     name = "arithmetic"
+    easiest = 0
     answer_type = "int"
     _pattern = re.compile(r"Compute (\d+) ([+\-×]) (\d+)\.")
 
@@ -155,12 +157,16 @@ class Arithmetic(Task):
 
 class Sorting(Task):
     name = "sorting"
+    easiest = 0
     answer_type = "int_list"
     _pattern = re.compile(r"Sort these numbers in (ascending|descending) order: (-?\d+(?:, -?\d+)*)\.")
 
     def generate(self, rng: random.Random, difficulty: int) -> dict[str, Any]:
+        order = rng.choice(["ascending", "descending"])
+        if difficulty == 0:  # the easiest level (tiny-model demos): 4 to 16 single digits, short and long traces
+            return {"numbers": [rng.randint(0, 9) for _ in range(rng.randint(4, 16))], "order": order}
         size = rng.randint(4 + 2 * difficulty, 6 + 3 * difficulty)
-        return {"numbers": [rng.randint(-50 * difficulty, 99 * difficulty) for _ in range(size)], "order": rng.choice(["ascending", "descending"])}
+        return {"numbers": [rng.randint(-50 * difficulty, 99 * difficulty) for _ in range(size)], "order": order}
 
     def question(self, p: dict[str, Any]) -> str:
         return f"Sort these numbers in {p['order']} order: {', '.join(map(str, p['numbers']))}. Give the answer as a comma-separated list."
@@ -188,6 +194,46 @@ class Sorting(Task):
                 out = out[:-1]
         steps.append(f"Sorted: {', '.join(map(str, out))}.")
         return Solution(steps, ", ".join(map(str, out)), mistaken=mistake is not None)
+
+
+# ------------------------------------------------------------------------------------------------- compare
+
+
+class Compare(Task):
+    """Which of two numbers is larger: a one-step question a tiny model answers without reasoning (the easy task
+    of the hybrid-mode effect; the digits are compared from the left)."""
+
+    name = "compare"
+    answer_type = "int"
+    easiest = 0
+    _pattern = re.compile(r"Which number is larger, (-?\d+) or (-?\d+)\?")
+
+    def generate(self, rng: random.Random, difficulty: int) -> dict[str, Any]:
+        low, high = 10 ** (difficulty + 2), 10 ** (difficulty + 3) - 1  # difficulty 0: 3-digit numbers
+        a, b = rng.randint(low, high), rng.randint(low, high)
+        while b == a:
+            b = rng.randint(low, high)
+        return {"a": a, "b": b}
+
+    def question(self, p: dict[str, Any]) -> str:
+        return f"Which number is larger, {p['a']} or {p['b']}?"
+
+    def parse(self, text: str) -> dict[str, Any] | None:
+        m = self._pattern.search(text)
+        return {"a": int(m[1]), "b": int(m[2])} if m else None
+
+    def solve(self, p: dict[str, Any], mistake: random.Random | None = None) -> Solution:
+        a, b = str(p["a"]), str(p["b"])
+        larger, smaller = (p["a"], p["b"]) if p["a"] > p["b"] else (p["b"], p["a"])
+        if len(a) != len(b):
+            steps = [f"{larger} has more digits than {smaller}."]
+        else:
+            column = next(i for i in range(len(a)) if a[i] != b[i])
+            steps = [f"I compare the digits from the left: they first differ at digit {column + 1}, "
+                     f"{a[column]} vs {b[column]}."]
+        answer = smaller if mistake is not None else larger  # the planted mistake: the smaller one
+        steps.append(f"So {answer} is larger.")
+        return Solution(steps, str(answer), mistaken=mistake is not None)
 
 
 # ------------------------------------------------------------------------------------------------ counting
@@ -530,7 +576,7 @@ class Gcd(Task):
         return Solution(steps, str(a), mistaken=mistake is not None)
 
 
-TASKS: dict[str, Task] = {t.name: t for t in (Arithmetic(), Sorting(), Counting(), UnitConversion(), WordProblem(), BaseConversion(), DateDifference(), Gcd())}
+TASKS: dict[str, Task] = {t.name: t for t in (Arithmetic(), Sorting(), Compare(), Counting(), UnitConversion(), WordProblem(), BaseConversion(), DateDifference(), Gcd())}
 
 
 def recognise(text: str) -> tuple[Task, dict[str, Any]] | None:
