@@ -1,7 +1,8 @@
 """Generating the length-control traces with the SFT model, in two phases, and running the stage.
 
 Phase 1 generates the reasoning with `max_tokens = control_budget`, so the engine itself counts the budget in the
-ids it generated: a trace it stopped for length without `</think>` is cut exactly at the budget. Phase 2 appends
+ids it generated: a trace it stopped for length without `</think>` is cut exactly at the budget (or, with
+`cut_at: line`, at its last line break before it). Phase 2 appends
 `</think>` to each cut trace and lets the model write its answer after it (up to the rest of
 `generation_budget`), ending at the end-of-turn token. The answer is kept in the sample as masked context.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,8 @@ async def generate_traces(llm: Any, prompts: list[str], lc: LengthControlConfig)
     async def answer(trace: GeneratedTrace) -> GeneratedTrace:
         if trace.closed or not trace.hit_budget:
             return trace
+        if lc.cut_at == "line" and "\n" in trace.reasoning.rstrip("\n"):
+            trace = replace(trace, reasoning=trace.reasoning[: trace.reasoning.rstrip("\n").rindex("\n") + 1])
         sampling = Sampling(temperature=lc.temperature, top_p=lc.top_p, max_tokens=answer_budget, n=1,
                             seed=lc.seed + 1_000_003 + trace.prompt_index * lc.samples_per_prompt + trace.sample)
         async with gate:

@@ -210,6 +210,10 @@ class LengthControlConfig(_Strict):
     control_budget: int = Field(default=30000, gt=0, description="tokens of reasoning before </think> is forced")
     generation_budget: int = Field(default=40960, gt=0, description="max tokens generated per trace: the "
                                    "reasoning, then the answer after a forced </think> in what is left")
+    cut_at: Literal["budget", "line"] = Field(
+        default="budget", description="where a trace that hit the control budget is cut: exactly at the budget (the "
+        "paper), or at its last line break before it, so `</think>` follows a finished step instead of taking the "
+        "place of the next token (for a tiny model, often a digit, whose prediction the training would push down)")
     temperature: float = Field(default=0.6, ge=0)
     top_p: float = Field(default=0.95, gt=0, le=1)
     samples_per_prompt: int = Field(default=1, gt=0)
