@@ -38,3 +38,18 @@ def test_tool_call_check_counts_written_and_valid_calls_with_the_parser():
     trajectory = Trajectory(messages=[Message(role="assistant", content="Answer: 1", reasoning_content=reasoning)])
     details = ToolCallCheck(env).verify(item, trajectory).details
     assert details["tool_calls_written"] == 3 and details["tool_calls_valid"] == 1
+
+
+def test_training_progress_reads_only_what_the_trainer_appended(tmp_path):
+    from hermes4.recipe.stages.common import metrics_activity
+
+    metrics = tmp_path / "metrics.jsonl"
+    activity = metrics_activity(metrics, total=3, started=0.0)
+    assert activity()[:2] == (0, 3)  # no file yet
+    metrics.write_text('{"step": 1, "loss": 2.5, "tokens_per_s": 10}\n{"step": 2, "lo')  # a line half written
+    assert activity() == (1, 3, "loss 2.500 · 10 tok/s")
+    with metrics.open("a") as f:
+        f.write('ss": 2.0, "tokens_per_s": 20}\n')
+    assert activity() == (2, 3, "loss 2.000 · 20 tok/s")
+    metrics.write_text('{"step": 1, "loss": 9.0}\n')  # rewritten shorter (a resumed trainer): read from the start
+    assert activity() == (1, 3, "loss 9.000 · 0 tok/s")

@@ -90,23 +90,27 @@ def train_command(run: ResolvedRecipe, stage: str) -> tuple[list[str], dict[str,
 
 def metrics_activity(path: Path, total: int, started: float):
     """(steps done, steps, `loss … · tok/s`) from the trainer's metrics JSONL, read as it grows."""
-    state = {"size": -1, "line": None}
+    # Only the bytes appended since the last look are read: re-reading the whole file at every refresh costs a
+    # tenth of a core by the end of a 2,000-step run, taken from the trainer on a 2-core machine.
+    state: dict[str, Any] = {"offset": 0, "partial": b"", "line": None}
 
     def activity() -> tuple[int, int, str]:
         try:
-            size = path.stat().st_size
+            with open(path, "rb") as handle:
+                if os.fstat(handle.fileno()).st_size < state["offset"]:  # rewritten (a resumed trainer): start over
+                    state.update(offset=0, partial=b"")
+                handle.seek(state["offset"])
+                chunk = handle.read()
         except OSError:
             return 0, total, f"starting · {time.monotonic() - started:.0f}s"
-        if size != state["size"]:
-            state["size"] = size
-            with open(path, "rb") as handle:
-                lines = handle.read().splitlines()
-            for raw in reversed(lines):
-                try:
-                    state["line"] = json.loads(raw)
-                    break
-                except json.JSONDecodeError:
-                    continue
+        state["offset"] += len(chunk)
+        *complete, state["partial"] = (state["partial"] + chunk).split(b"\n")
+        for raw in reversed(complete):
+            try:
+                state["line"] = json.loads(raw)
+                break
+            except json.JSONDecodeError:
+                continue
         last = state["line"]
         if not last:
             return 0, total, f"starting · {time.monotonic() - started:.0f}s"
