@@ -44,8 +44,12 @@ def test_a_faithful_run_shows_every_effect():
     effects = judge_effects(_faithful())
     assert [e.number for e in effects] == [1, 2, 3, 4, 5, 6]
     assert [e.appeared for e in effects] == [True, True, True, True, True, True]
-    # "thinking off: no <think>" is already 100% in an untrained base, so effect 2 does not ask it to improve
-    assert effects[1].detail == "all 6 measures improved"  # long-task accuracy is not in these numbers
+    # "thinking off: no <think>" is already 100% in an untrained base, and multi-step accuracy without reasoning is
+    # effect 1's control arm: effect 2 asks neither to improve
+    assert effects[1].detail == "all 5 measures improved"  # long-task accuracy is not in these numbers
+    numbers = _faithful()
+    numbers[MULTI_DIRECT]["sft"] = Count(0, 100)
+    assert judge_effects(numbers)[1].appeared is True
     assert effects[2].values["cut"] == 1 - (6 / 40) / (27 / 40)
 
 

@@ -2,7 +2,7 @@
 when not, the measured reason ("overlong cut 35% < 70%"), read from the run's headline counts.
 
 The thresholds are the issue's: reasoning lifts the multi-step task with non-overlapping 95% Wilson intervals;
-every headline measure improves over the untrained base; length control cuts the long-task overlong rate by at
+every headline measure improves over the untrained base (`IMPROVING`, which says what it leaves out and why); length control cuts the long-task overlong rate by at
 least 70% (relative) for at most 5 points of multi-step accuracy; JSON-schema adherence at least 80%; tool-use
 accuracy at least 50% counting only answers taken from the tool's output; hybrid-mode adherence at least 95% each
 way, and an easy task answered correctly without reasoning (at least 80%, our bar: the issue names none).
@@ -27,8 +27,12 @@ THINK_ON_OPENS = "thinking on: opens a `<think>` block"
 THINK_OFF_NONE = "thinking off: no `<think>` block"
 EASY_DIRECT = "easy task accuracy, non-reasoning"
 
-# Measures where higher is better and training should help (effect 2), in report order.
-IMPROVING = (MULTI_THINK, MULTI_DIRECT, LONG_ACCURACY, TOOL_FROM_OUTPUT, JSON_ADHERENCE, THINK_ON_OPENS, EASY_DIRECT)
+# The headline measures where higher is better and training should help (effect 2), in report order. Not in it:
+# multi-step accuracy without reasoning, the control arm of effect 1: the multi-step task is chosen so that a tiny
+# model cannot answer it in one shot (that is what lets reasoning lift it), so its direct-mode accuracy stays near
+# 0% by design and asking it to rise would judge a 0-vs-1-in-100 coin flip. The non-reasoning mode's headline
+# measure is the easy task's accuracy. "thinking off: no <think>" is 100% untrained, so it is not asked either.
+IMPROVING = (MULTI_THINK, LONG_ACCURACY, TOOL_FROM_OUTPUT, JSON_ADHERENCE, THINK_ON_OPENS, EASY_DIRECT)
 
 OVERLONG_CUT_MIN = 0.70
 LC_COST_MAX_POINTS = 5.0
