@@ -14,7 +14,7 @@ import yaml
 from hermes4.recipe import read_recipe_file
 
 ROOT = Path(__file__).resolve().parents[2]
-STAGES = ["model", "data", "eval-base", "sft", "eval-sft", "length-control", "eval-length-control", "report"]
+STAGES = ["data", "model", "eval-base", "sft", "eval-sft", "length-control", "eval-length-control", "report"]
 
 
 def _small_tiny_recipe() -> dict:
@@ -23,7 +23,8 @@ def _small_tiny_recipe() -> dict:
     data["data"]["forge"][0]["walks"] = 60
     sizes = {"reasoning": "procedural:tasks=arithmetic,difficulty=0,n=80",
              "reasoning-long": "procedural:tasks=sorting,difficulty=1,n=10",
-             "tool-use": "tool_use:n=8", "json-schema": "json_schema:tasks=produce,max_depth=0,n=16"}
+             "tool-use": "tool_use:n=8", "json-schema": "json_schema:tasks=produce,max_depth=0,n=16",
+             "easy": "procedural:tasks=compare,difficulty=0,n=10"}
     for run in data["data"]["sample"]:
         run["envs"] = [sizes[run["name"]]]
     data["data"]["prompts"][0]["env"] = "procedural:tasks=sorting,difficulty=1,n=12,seed=7"
@@ -31,7 +32,8 @@ def _small_tiny_recipe() -> dict:
     data["train"]["checkpoint"]["every"] = 12
     data["length_control"]["train"]["schedule"].update(steps=3, warmup_steps=1)
     tasks = {"multi_step": "procedural:tasks=arithmetic,difficulty=0,n=8", "long": "procedural:tasks=sorting,difficulty=1,n=4",
-             "tool_use": "tool_use:n=4", "json_schema": "json_schema:tasks=produce,max_depth=0,n=4"}
+             "tool_use": "tool_use:n=4", "json_schema": "json_schema:tasks=produce,max_depth=0,n=4",
+             "easy": "procedural:tasks=compare,difficulty=0,n=4"}
     for task in data["eval"]["tasks"]:
         task["env"] = tasks[task["name"]]
     return data
