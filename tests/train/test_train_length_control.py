@@ -85,3 +85,38 @@ def test_length_control_cuts_closes_and_trains_on_the_two_tokens(tiny_model_dir,
     records = [json.loads(line) for line in (tmp_path / "lc" / "metrics.jsonl").read_text().splitlines()]
     assert [r["supervised_tokens"] for r in records] == [4, 4]
     assert run["steps"] == 2 and (tmp_path / "lc" / "final" / "model.safetensors").is_file()
+
+
+LINES_SCRIPT = '''
+def think(request):
+    if request.prompt.endswith("</think>"):
+        return "The answer is 42."
+    return "<think>\\n" + "".join(f"Next: {i} (left: {i + 1}, {i + 2}).\\n" for i in range(300))
+'''
+
+
+def test_cut_at_line_closes_after_the_last_finished_step(tiny_model_dir, tmp_path):
+    (tmp_path / "lines_script.py").write_text(LINES_SCRIPT)
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text(json.dumps({"messages": [{"role": "user", "content": "Sort 3, 1, 2."}]}) + "\n")
+    traces_by_cut = {}
+    for cut_at in ("budget", "line"):
+        out = tmp_path / cut_at
+        recipe = {"length_control": {
+            "prompts": str(prompts), "llm": "scripted:lines_script:think", "control_budget": 50,
+            "generation_budget": 80, "cut_at": cut_at,
+            "train": {"model": {"path": str(tiny_model_dir)}, "output_dir": str(out), "data": {"seq_len": 256}}}}
+        path = tmp_path / f"{cut_at}.yaml"
+        path.write_text(yaml.safe_dump(recipe))
+        env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+        proc = subprocess.run([sys.executable, "-m", "hermes4", "length-control", str(path), "--json", "--generate-only"],
+                              capture_output=True, text=True, env=env, timeout=180, check=False)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        (trace,) = [json.loads(line) for line in (out / "traces.jsonl").read_text().splitlines()]
+        traces_by_cut[cut_at] = trace
+    exact, line = traces_by_cut["budget"], traces_by_cut["line"]
+    assert exact["reasoning_tokens"] == line["reasoning_tokens"] == 50  # the engine's count of what it generated
+    assert not exact["reasoning"].endswith("\n")  # exactly at the budget: mid-step
+    assert line["reasoning"].endswith(").\n") and exact["reasoning"].startswith(line["reasoning"])
+    assert 0 < len(exact["reasoning"]) - len(line["reasoning"]) < len("Next: 100 (left: 101, 102).\n")
+    assert line["answer"] == exact["answer"] == "The answer is 42."
