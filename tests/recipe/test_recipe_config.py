@@ -91,8 +91,9 @@ def test_fingerprints_change_exactly_downstream_of_an_edit(tmp_path):
     assert changed(lambda d: d["eval"].update(reasoning_budget=64)) == {"eval-base", "eval-sft", "eval-length-control", "report"}
     assert changed(lambda d: d["train"]["schedule"].update(steps=100)) == {
         "sft", "eval-sft", "length-control", "eval-length-control", "report"}
+    # the tiny model's tokenizer learns from the data (tokenizer_from_data), so the model and its eval follow it
     assert changed(lambda d: d["data"]["sample"][0].update(keep=2)) == {
-        "data", "sft", "eval-sft", "length-control", "eval-length-control", "report"}
+        "data", "model", "eval-base", "sft", "eval-sft", "length-control", "eval-length-control", "report"}
     assert changed(lambda d: d["length_control"].update(control_budget=200)) == {
         "length-control", "eval-length-control", "report"}
 

@@ -58,7 +58,8 @@ def test_recipe_seed_field_and_cli_override(tmp_path):
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
 def test_eval_items_stay_disjoint_from_training_items(seed, tmp_path):
     """The envs' train and test draws are separately seeded streams, not a partition: under seed 3 the reasoning
-    sample run draws one of the 100 multi_step eval prompts. The eval stage leaves such items out."""
+    sample run draws one of the 100 multi_step eval prompts, under seed 4 the easy run one of the 100 compare prompts.
+    The eval stage leaves such items out."""
     from hermes4.envs import get_env
     from hermes4.recipe.stages.evaluate import eval_tasks
 
@@ -77,7 +78,8 @@ def test_eval_items_stay_disjoint_from_training_items(seed, tmp_path):
         prompts = {item.prompt.messages[-1].content for item in task.items}
         assert prompts and not (prompts & trained), task.name
     sizes = {t.name: len(t.items) for t in tasks}
-    assert sizes == {"multi_step": 99 if seed == 3 else 100, "long": 40, "tool_use": 40, "json_schema": 40}
+    assert sizes == {"multi_step": 99 if seed == 3 else 100, "long": 40, "tool_use": 40, "json_schema": 40,
+                     "easy": 99 if seed == 4 else 100}
 
 
 def test_dry_run_shows_the_seed_and_every_derived_seed(tmp_path):
