@@ -26,7 +26,7 @@ CORPUS_PATH = Path(__file__).with_name("tiny_corpus.txt")
 
 # Qwen2/3's pre-tokenizer split (letters in runs, punctuation runs, newlines apart, digits one by one), except that
 # a digit keeps the space before it, as words do: " 7" is one token, not "Ġ" + "7". Traces of the tiny recipe are
-# mostly numbers; this makes them ~12% shorter and puts each number at a regular token offset.
+# mostly numbers; this makes them ~12% shorter (1.13x fewer tokens on the multi-step traces).
 _SPLIT_PATTERN = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+| ?\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
