@@ -61,8 +61,9 @@ async def generate_traces(llm: Any, prompts: list[str], lc: LengthControlConfig)
     async def answer(trace: GeneratedTrace) -> GeneratedTrace:
         if trace.closed or not trace.hit_budget:
             return trace
-        if lc.cut_at == "line" and "\n" in trace.reasoning.rstrip("\n"):
-            trace = replace(trace, reasoning=trace.reasoning[: trace.reasoning.rstrip("\n").rindex("\n") + 1])
+        body = trace.reasoning.rstrip("\n")
+        if lc.cut_at == "line" and "\n" in body:
+            trace = replace(trace, reasoning=body[: body.rindex("\n") + 1])
         sampling = Sampling(temperature=lc.temperature, top_p=lc.top_p, max_tokens=answer_budget, n=1,
                             seed=lc.seed + 1_000_003 + trace.prompt_index * lc.samples_per_prompt + trace.sample)
         async with gate:
