@@ -109,3 +109,23 @@ async def test_teacher_mistakes_ignore_the_tool_and_fail() -> None:
             assert verdict.status == "fail" and verdict.details["tool_calls"] == 1
     finally:
         await llm.aclose()
+
+
+def test_question_and_program_name_the_input_alike_and_the_program_prints_the_answer_line():
+    import random
+    import re
+    import subprocess
+    import sys
+
+    rng = random.Random(3)
+    for comp in COMPUTATIONS:
+        params = comp.draw(rng)
+        if comp.name == "count_primes":
+            params = {"n": 5000}  # keep the sieve quick
+        question, program = comp.question(params), comp.program(params)
+        assert recognise_computation(question) == (comp, params)
+        # every `name = value` the question states opens a line of the program, in the same words
+        stated = re.findall(r"\b([a-z]) = ([\d *]+\d)", question)
+        assert stated and all(f"{name} = {value}" in program.splitlines() for name, value in stated), (question, program)
+        printed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60).stdout
+        assert printed == f"Answer: {comp.solve(params)}\n"

@@ -73,49 +73,56 @@ def _divisors(n: int) -> int:
     return sum(2 if d * d != n else 1 for d in range(1, int(n**0.5) + 1) if n % d == 0)
 
 
+# Each question names its input the way its program does (`Let n = 4352889.` / `n = 4352889`) and each program
+# prints its result on an `Answer:` line, the form the final answer takes: the numbers a model carries from the
+# question into the code and from the tool's output into its answer follow the same words in both places. A small
+# model copies a number by finding the words before it (its first digit has nothing else to go by); with different
+# words around the two copies the tiny recipe's model got the first digit wrong in most misses.
 COMPUTATIONS: list[Computation] = [
     Computation(
         "digit_sum_power",
-        re.compile(r"What is the sum of the decimal digits of (\d+)\^(\d+)\?"),
-        lambda p: f"What is the sum of the decimal digits of {p['b']}^{p['e']}?",
+        re.compile(r"Let n = (\d+) \*\* (\d+)\. What is the sum of the decimal digits of n\?"),
+        lambda p: f"Let n = {p['b']} ** {p['e']}. What is the sum of the decimal digits of n?",
         lambda p: sum(int(d) for d in str(p["b"] ** p["e"])),
-        lambda p: f"print(sum(int(d) for d in str({p['b']} ** {p['e']})))",
+        lambda p: f"n = {p['b']} ** {p['e']}\nprint(\"Answer:\", sum(int(d) for d in str(n)))",
         lambda r: {"b": r.randint(3, 99), "e": r.randint(40, 300)},
     ),
     Computation(
         "count_primes",
-        re.compile(r"How many prime numbers are less than (\d+)\?"),
-        lambda p: f"How many prime numbers are less than {p['n']}?",
+        re.compile(r"Let n = (\d+)\. How many prime numbers are less than n\?"),
+        lambda p: f"Let n = {p['n']}. How many prime numbers are less than n?",
         lambda p: _primes_below(p["n"]),
         lambda p: (
             f"n = {p['n']}\nsieve = [True] * n\nsieve[0:2] = [False, False]\n"
             "for i in range(2, int(n ** 0.5) + 1):\n    if sieve[i]:\n        sieve[i*i::i] = [False] * len(range(i*i, n, i))\n"
-            "print(sum(sieve))"
+            "print(\"Answer:\", sum(sieve))"
         ),
         lambda r: {"n": r.randint(1000, 200000)},
     ),
     Computation(
         "fibonacci_mod",
-        re.compile(r"What is the (\d+)-th Fibonacci number modulo (\d+)\?"),
-        lambda p: f"What is the {p['k']}-th Fibonacci number modulo {p['m']}? (F(1) = F(2) = 1.)",
+        re.compile(r"Let k = (\d+) and m = (\d+)\. What is the k-th Fibonacci number modulo m\?"),
+        lambda p: f"Let k = {p['k']} and m = {p['m']}. What is the k-th Fibonacci number modulo m? (F(1) = F(2) = 1.)",
         lambda p: _fib_mod(p["k"], p["m"]),
-        lambda p: f"a, b = 0, 1\nfor _ in range({p['k']}):\n    a, b = b, (a + b) % {p['m']}\nprint(a)",
+        lambda p: (f"k = {p['k']}\nm = {p['m']}\na, b = 0, 1\nfor _ in range(k):\n    a, b = b, (a + b) % m\n"
+                   "print(\"Answer:\", a)"),
         lambda r: {"k": r.randint(200, 5000), "m": r.choice([1000003, 998244353, 65537, 10007])},
     ),
     Computation(
         "collatz_steps",
-        re.compile(r"How many steps does the Collatz sequence starting at (\d+) take to reach 1\?"),
-        lambda p: f"How many steps does the Collatz sequence starting at {p['n']} take to reach 1?",
+        re.compile(r"Let n = (\d+)\. How many steps does the Collatz sequence starting at n take to reach 1\?"),
+        lambda p: f"Let n = {p['n']}. How many steps does the Collatz sequence starting at n take to reach 1?",
         lambda p: _collatz(p["n"]),
-        lambda p: f"n, steps = {p['n']}, 0\nwhile n != 1:\n    n = n // 2 if n % 2 == 0 else 3 * n + 1\n    steps += 1\nprint(steps)",
+        lambda p: (f"n = {p['n']}\nsteps = 0\nwhile n != 1:\n    n = n // 2 if n % 2 == 0 else 3 * n + 1\n"
+                   "    steps += 1\nprint(\"Answer:\", steps)"),
         lambda r: {"n": r.randint(1000, 10**7)},
     ),
     Computation(
         "divisor_count",
-        re.compile(r"How many positive divisors does (\d+) have\?"),
-        lambda p: f"How many positive divisors does {p['n']} have?",
+        re.compile(r"Let n = (\d+)\. How many positive divisors does n have\?"),
+        lambda p: f"Let n = {p['n']}. How many positive divisors does n have?",
         lambda p: _divisors(p["n"]),
-        lambda p: f"n = {p['n']}\nprint(sum(1 for d in range(1, n + 1) if n % d == 0))",
+        lambda p: f"n = {p['n']}\nprint(\"Answer:\", sum(1 for d in range(1, n + 1) if n % d == 0))",
         lambda r: {"n": r.randint(10**4, 10**6)},
     ),
 ]

@@ -30,5 +30,5 @@ def respond(ctx: TeacherContext) -> str | None:
         reasoning = "I will trust my own estimate instead of the tool output."
     else:
         value = int(printed[-1])
-        reasoning = f"The tool printed {value}, which is the exact result."
+        reasoning = "The tool printed the exact result."  # the answer line below copies it
     return ctx.compose(reasoning, f"Answer: {value}")
