@@ -74,6 +74,37 @@ async def generate_traces(llm: Any, prompts: list[str], lc: LengthControlConfig)
     return list(await asyncio.gather(*(answer(t) for group in groups for t in group)))
 
 
+def natural_verdicts(traces: list[GeneratedTrace], conversations: list[Any]) -> list[bool | None]:
+    """For each trace that closed by itself: whether the verifier of its prompt's env accepts its answer; None for
+    the other traces and for prompts that do not name their env item (`meta.env`, `meta.id`, `meta.split`,
+    `meta.seed`, as a recipe's data stage writes them)."""
+    from hermes4.envs import Trajectory, get_env
+
+    items: dict[tuple, dict[str, Any]] = {}
+    envs: dict[tuple, Any] = {}
+
+    def item_of(meta: dict[str, Any]):
+        if not {"env", "id", "split", "seed"} <= meta.keys():
+            return None, None
+        key = (meta["env"], meta["split"], meta["seed"])
+        if key not in envs:
+            envs[key] = get_env(meta["env"])
+            items[key] = {item.id: item for item in envs[key].items(meta["split"], meta["seed"])}
+        return envs[key], items[key].get(meta["id"])
+
+    verdicts: list[bool | None] = []
+    for trace in traces:
+        env, item = item_of(conversations[trace.prompt_index].meta) if trace.closed else (None, None)
+        if item is None:
+            verdicts.append(None)
+            continue
+        thinking, _, answer = trace.reasoning.partition(THINK_END)
+        trajectory = Trajectory.from_text(answer, reasoning=thinking.removeprefix("<think>"),
+                                          finish_reason=trace.reasoning_finish)
+        verdicts.append(env.verify(item, trajectory).status == "pass")
+    return verdicts
+
+
 def to_ids(trace: GeneratedTrace, tokenizer: Any, end_of_turn: str):
     """The trace in token ids (`hermes4.train.length_control_data.Trace`)."""
     from hermes4.train.length_control_data import Trace
@@ -105,7 +136,11 @@ def run_length_control(lc: LengthControlConfig, *, llm: Any | None = None, train
     from hermes4.llm import connect
     from hermes4.train.data import load_conversations
     from hermes4.train.length_control import length_control_train_config, samples_dir
-    from hermes4.train.length_control_data import build_length_control_samples, control_token_ids
+    from hermes4.train.length_control_data import (
+        build_length_control_samples,
+        control_token_ids,
+        line_break_token_ids,
+    )
     from hermes4.train.parallel import shutdown_distributed
     from hermes4.train.trainer import train
 
@@ -148,10 +183,19 @@ def run_length_control(lc: LengthControlConfig, *, llm: Any | None = None, train
         for trace in traces:
             f.write(json.dumps(asdict(trace)) + "\n")
 
+    rejected = 0
+    if lc.verify_natural:  # a natural trace the verifier rejects is not kept: it would teach its own mistake
+        verdicts = natural_verdicts(traces, conversations)
+        rejected = sum(v is False for v in verdicts)
+        kept = [t for t, v in zip(traces, verdicts) if v is not False]
+    else:
+        kept = traces
     samples, report = build_length_control_samples(
-        (to_ids(t, tokenizer, end_of_turn) for t in traces), think_end_id=think_end_id, end_of_turn_id=end_of_turn_id,
-        keep_natural=lc.keep_natural, max_length=cfg.data.seq_len)
-    result: dict[str, Any] = {**report.to_json(), "traces_file": str(traces_path)}
+        (to_ids(t, tokenizer, end_of_turn) for t in kept), think_end_id=think_end_id, end_of_turn_id=end_of_turn_id,
+        keep_natural=lc.keep_natural, anchor=lc.anchor,
+        line_break_ids=line_break_token_ids(tokenizer) if lc.anchor == "lines" else frozenset(), max_length=cfg.data.seq_len)
+    result: dict[str, Any] = {**report.to_json(), "traces": len(traces), "natural_rejected": rejected,
+                              "traces_file": str(traces_path)}
     result["samples_dir"] = str(samples_dir(lc)) if report.used else None
     result["train"] = None  # without usable traces there is nothing to teach
     if report.used:

@@ -220,12 +220,25 @@ class LengthControlConfig(_Strict):
     concurrency: int = Field(default=16, gt=0)
     keep_natural: bool = Field(default=False, description="also train (on the same two tokens) the traces that "
                                "closed </think> by themselves within the budget, at their own position")
+    anchor: Literal["close", "lines", "trace"] = Field(
+        default="close", description="what a trace kept with keep_natural trains besides its own close and end "
+        "token: nothing (close), the token it wrote after each line break of its reasoning (lines), or every token "
+        "it wrote (trace). The cut traces teach closing when a trace is long; the anchors keep the short ones as "
+        "the model wrote them (a small model otherwise closes them early too, or drifts on what it just learned)")
+    verify_natural: bool = Field(default=False, description="with keep_natural: keep only the traces that closed by "
+                                 "themselves whose answer the verifier of their prompt's env accepts (prompts written "
+                                 "by a recipe's data stage name their env and item); a wrong one would train the "
+                                 "model on its own mistake")
     traces_out: str | None = Field(default=None, description="JSONL of generated traces; defaults under output_dir")
     train: TrainConfig = Field(description="the SFT run over the cut traces (model = the previous checkpoint)")
     seed: int = 0
 
     @model_validator(mode="after")
     def _budgets(self) -> LengthControlConfig:
+        if self.verify_natural and not self.keep_natural:
+            raise ValueError("verify_natural checks the traces that closed by themselves: set keep_natural too")
+        if self.anchor != "close" and not self.keep_natural:
+            raise ValueError(f"anchor: {self.anchor} trains the traces that closed by themselves: set keep_natural too")
         if self.control_budget >= self.generation_budget:
             relation = "exceeds" if self.control_budget > self.generation_budget else "equals"
             raise ValueError(f"control_budget ({self.control_budget}) {relation} generation_budget "

@@ -13,10 +13,13 @@ by itself, the model's own answer generated after a forced `</think>`. Outcomes:
   (prompt + its own reasoning, `</think>`, answer, end of turn; loss on the same two tokens) that anchors the
   natural close at its own position while the cut samples move the close earlier.
 - short: the engine stopped before the budget without `</think>` (it ended the turn inside the reasoning): not used.
-- unanswered (counted beside cut/closed): the answer did not reach the end-of-turn token in its budget. The sample
-  keeps the unfinished answer as context and trains `</think>` only, with no end token: training the end token
-  after an unfinished answer would teach stopping mid-answer, while the close at the budget is still worth
-  teaching.
+- anchors (`anchor`, for the traces kept with `keep_natural`): what a trace that closed by itself trains besides
+  its own close and end token. `lines`: the token the model itself wrote after each line break of its reasoning;
+  `trace`: every token it wrote (reasoning, close, answer, end). The cut samples teach "close at this line break";
+  a small model generalises that to every line break and closes short traces early too, and the updates that move
+  the close also move what it has just learned (for the tiny recipe, an addition digit). The anchors hold the
+  traces short enough to finish to the model's own output; they are its own tokens. The cut samples stay as the
+  paper has them: only `</think>` and the end token.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Literal
 from hermes4.train.data import TokenizedSamples
 
 Outcome = Literal["closed", "cut", "short"]
+Anchor = Literal["close", "lines", "trace"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ class LengthControlReport:
     dropped_overlong: int = 0
     used: int = 0
     used_natural: int = 0
+    anchors: int = 0  # tokens of the natural traces trained besides their close and end token (`anchor`)
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -75,6 +80,11 @@ def control_token_ids(tokenizer, format: str = "chatml") -> tuple[int, int]:
     return ids[0], ids[1]
 
 
+def line_break_token_ids(tokenizer) -> frozenset[int]:
+    """The ids of the vocabulary's tokens whose text ends in a line break (the decision points of `anchor: lines`)."""
+    return frozenset(i for i in range(len(tokenizer)) if tokenizer.decode([i]).endswith("\n"))
+
+
 def classify(trace: Trace, *, think_end_id: int) -> Outcome:
     if think_end_id in trace.reasoning_ids:
         return "closed"
@@ -82,9 +92,12 @@ def classify(trace: Trace, *, think_end_id: int) -> Outcome:
 
 
 def trace_sample(
-    trace: Trace, *, think_end_id: int, end_of_turn_id: int, keep_natural: bool = False
+    trace: Trace, *, think_end_id: int, end_of_turn_id: int, keep_natural: bool = False, anchor: Anchor = "close",
+    line_break_ids: frozenset[int] = frozenset(),
 ) -> tuple[Outcome, list[int] | None, list[int] | None]:
-    """The outcome and, for a usable trace, its `(input_ids, loss_mask)`: loss on `</think>` and the end token only."""
+    """The outcome and, for a usable trace, its `(input_ids, loss_mask)`: loss on `</think>` and the end token; a
+    natural trace (`keep_natural`) also on what `anchor` names (`lines` needs `line_break_ids`: the ids of the
+    tokens that end in a line break)."""
     outcome = classify(trace, think_end_id=think_end_id)
     if outcome == "short" or (outcome == "closed" and not keep_natural):
         return outcome, None, None
@@ -95,7 +108,13 @@ def trace_sample(
     ending = [end_of_turn_id] if trace.answered else []
     ids = [*trace.prompt_ids, *thinking, *trace.answer_ids, *ending]
     mask = [0] * len(ids)
-    mask[len(trace.prompt_ids) + len(thinking) - 1] = 1
+    close = len(trace.prompt_ids) + len(thinking) - 1
+    mask[close] = 1
+    if outcome == "closed" and anchor == "lines":
+        for position in range(len(trace.prompt_ids) + 1, close):
+            mask[position] = int(ids[position - 1] in line_break_ids)
+    elif outcome == "closed" and anchor == "trace":
+        mask[len(trace.prompt_ids):] = [1] * (len(ids) - len(trace.prompt_ids))
     if trace.answered:
         mask[-1] = 1
     return outcome, ids, mask
@@ -107,6 +126,8 @@ def build_length_control_samples(
     think_end_id: int,
     end_of_turn_id: int,
     keep_natural: bool = False,
+    anchor: Anchor = "close",
+    line_break_ids: frozenset[int] = frozenset(),
     max_length: int | None = None,
 ) -> tuple[TokenizedSamples, LengthControlReport]:
     """Training samples from generated traces, and the counts of what happened to each."""
@@ -115,7 +136,8 @@ def build_length_control_samples(
     for trace in traces:
         report.traces += 1
         outcome, ids, mask = trace_sample(trace, think_end_id=think_end_id, end_of_turn_id=end_of_turn_id,
-                                          keep_natural=keep_natural)
+                                          keep_natural=keep_natural, anchor=anchor,
+                                          line_break_ids=line_break_ids)
         report.closed_naturally += outcome == "closed"
         report.cut += outcome == "cut"
         report.short += outcome == "short"
@@ -126,6 +148,7 @@ def build_length_control_samples(
             report.dropped_overlong += 1
             continue
         report.used_natural += outcome == "closed"
+        report.anchors += sum(mask) - 1 - trace.answered  # all but the close and the end token
         samples.append((ids, mask))
     report.used = len(samples)
     return TokenizedSamples.from_lists(samples), report

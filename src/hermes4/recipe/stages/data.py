@@ -216,7 +216,9 @@ def _write_prompts(prompt_set, folder: Path) -> PromptSetSummary:
         for item in items:
             conversation = item.prompt.model_copy(update={"thinking": prompt_set.thinking})
             record = conversation.to_json()
-            record["meta"] = {**(record.get("meta") or {}), "id": item.id, "env": prompt_set.env}
+            # where the item comes from, so that a later stage can check an answer to it (length control's anchors)
+            record["meta"] = {**(record.get("meta") or {}), "id": item.id, "env": prompt_set.env,
+                              "split": prompt_set.split, "seed": prompt_set.seed}
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     os.replace(tmp, path)
     return PromptSetSummary(path=str(path), prompts=len(items))

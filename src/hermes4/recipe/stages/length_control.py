@@ -1,5 +1,6 @@
 """The `length-control` stage: serve the SFT checkpoint, generate traces over HTTP, cut those over the budget, train
-on `</think>` + end of turn only (`hermes4.train.length_control`), from the SFT checkpoint."""
+on `</think>` + end of turn (and, with `anchor`, the traces that finished by themselves as the model wrote them) from
+the SFT checkpoint (`hermes4.train.length_control`)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ class LengthControlSummary(StageSummary):
     short: int
     dropped_overlong: int
     used: int
+    used_natural: int = 0
+    natural_rejected: int = 0
+    anchors: int = 0
     traces_file: str
     samples_dir: str | None
     train: TrainSummary | None = None
@@ -73,7 +77,8 @@ class LengthControlStage(Stage):
                                f"lower length_control.control_budget (now {lc.control_budget})")
         command, env = train_command(run, "length-control")
         train_started = time.monotonic()
-        display.track("train on </think> + end of turn only",
+        trained = "</think> + end of turn" + ("" if lc.anchor == "close" else f" + anchors ({lc.anchor})")
+        display.track(f"train on {trained}",
                       metrics_activity(lc.train.resolved("jsonl"), lc.train.schedule.steps, train_started))
         run_logged(command, env, out / "train.log", "length-control: hermes4.train")
         summary.train = train_summary(read_metrics(lc.train.resolved("jsonl")), lc.train.resolved("export"),
