@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from hermes4.recipe.effects import (
     EASY_DIRECT,
     JSON_ADHERENCE,
@@ -50,7 +52,20 @@ def test_a_faithful_run_shows_every_effect():
     numbers = _faithful()
     numbers[MULTI_DIRECT]["sft"] = Count(0, 100)
     assert judge_effects(numbers)[1].appeared is True
-    assert effects[2].values["cut"] == 1 - (6 / 40) / (27 / 40)
+    assert effects[2].values["cut"] == pytest.approx(1 - (6 / 40) / (27 / 40))
+
+
+def test_length_control_bounds_are_inclusive_at_whole_counts():
+    # 75/100 -> 70/100 costs 5 points and 10/40 -> 3/40 cuts 70%: both "at most 5" / "at least 70%", though the
+    # float subtractions give 5.000000000000004 and 0.7 +- 1 ulp
+    numbers = _faithful()
+    numbers[MULTI_THINK].update({"sft": Count(75, 100), "length-control": Count(70, 100)})
+    numbers[OVERLONG_LONG] = {"sft": Count(10, 40), "length-control": Count(3, 40)}
+    third = judge_effects(numbers)[2]
+    assert third.appeared is True, third.detail
+    assert (third.values["accuracy_cost_points"], third.values["cut"]) == (5.0, 0.7)
+    numbers[MULTI_THINK]["length-control"] = Count(69, 100)
+    assert "accuracy cost 6.0 points > 5" in judge_effects(numbers)[2].detail
 
 
 def test_missing_effects_say_the_measured_reason():

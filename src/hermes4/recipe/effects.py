@@ -124,8 +124,9 @@ def judge_effects(numbers: dict[str, dict[str, Counted]]) -> list[EffectSummary]
                               (MULTI_THINK, "sft"), (MULTI_THINK, "length-control"))):
         before, after = j.get(OVERLONG_LONG, "sft"), j.get(OVERLONG_LONG, "length-control")
         acc_before, acc_after = j.get(MULTI_THINK, "sft"), j.get(MULTI_THINK, "length-control")
-        cut = (1 - _rate(after) / _rate(before)) if _rate(before) > 0 else 0.0
-        cost = 100 * (_rate(acc_before) - _rate(acc_after))
+        # rounded: 75/100 -> 70/100 is 5 points, not 5.000000000000004 (which would fail "at most 5")
+        cut = round(1 - _rate(after) / _rate(before), 9) if _rate(before) > 0 else 0.0
+        cost = round(100 * (_rate(acc_before) - _rate(acc_after)), 9)
         reasons = []
         if before.hits == 0:
             reasons.append("nothing was overlong before length control: no overrun to cut")
