@@ -31,6 +31,7 @@ def main() -> None:
                         help="TinySize fields, k=v comma-separated")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-new-tokens", type=int, default=200)
+    parser.add_argument("--show", type=int, default=0, help="print this many failed outputs with the verifier's reason")
     args = parser.parse_args()
 
     import torch
@@ -91,7 +92,7 @@ def main() -> None:
                for item in items]
     tokenizer.padding_side = "left"
     model.eval()
-    passed = 0
+    passed, shown = 0, 0
     with torch.no_grad():
         for start in range(0, len(prompts), 50):
             encoded = tokenizer(prompts[start:start + 50], return_tensors="pt", padding=True)
@@ -99,7 +100,11 @@ def main() -> None:
                                      pad_token_id=tokenizer.pad_token_id)
             for offset, output in enumerate(outputs):
                 text = tokenizer.decode(output[encoded["input_ids"].shape[1]:], skip_special_tokens=True)
-                passed += env.verify(items[start + offset], Trajectory.from_text(text)).status == "pass"
+                verdict = env.verify(items[start + offset], Trajectory.from_text(text))
+                passed += verdict.status == "pass"
+                if verdict.status != "pass" and shown < args.show:
+                    shown += 1
+                    print(f"--- failed {items[start + offset].id}: {verdict.details}\n{prompts[start + offset]}{text}")
     epochs = args.steps * args.rows / len(samples)
     print(f"held-out accuracy {passed}/{len(items)} = {100 * passed / len(items):.1f}% after {args.steps} steps "
           f"x {args.rows} conversations ({epochs:.1f} epochs), lr {args.lr}, {args.size}")
