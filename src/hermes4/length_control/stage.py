@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from hermes4.chat import Conversation
 from hermes4.train.config import ConfigError, LengthControlConfig
 
 THINK_END = "</think>"
@@ -74,7 +75,7 @@ async def generate_traces(llm: Any, prompts: list[str], lc: LengthControlConfig)
     return list(await asyncio.gather(*(answer(t) for group in groups for t in group)))
 
 
-def natural_verdicts(traces: list[GeneratedTrace], conversations: list[Any]) -> list[bool | None]:
+def natural_verdicts(traces: list[GeneratedTrace], conversations: list[Conversation]) -> list[bool | None]:
     """For each trace that closed by itself: whether the verifier of its prompt's env accepts its answer; None for
     the other traces and for prompts that do not name their env item (`meta.env`, `meta.id`, `meta.split`,
     `meta.seed`, as a recipe's data stage writes them)."""

@@ -13,6 +13,10 @@ by itself, the model's own answer generated after a forced `</think>`. Outcomes:
   (prompt + its own reasoning, `</think>`, answer, end of turn; loss on the same two tokens) that anchors the
   natural close at its own position while the cut samples move the close earlier.
 - short: the engine stopped before the budget without `</think>` (it ended the turn inside the reasoning): not used.
+- unanswered (counted beside cut/closed): the answer did not reach the end-of-turn token in its budget. The sample
+  keeps the unfinished answer as context and trains `</think>` only, with no end token: training the end token
+  after an unfinished answer would teach stopping mid-answer, while the close at the budget is still worth
+  teaching.
 - anchors (`anchor`, for the traces kept with `keep_natural`): what a trace that closed by itself trains besides
   its own close and end token. `lines`: the token the model itself wrote after each line break of its reasoning;
   `trace`: every token it wrote (reasoning, close, answer, end). The cut samples teach "close at this line break";
