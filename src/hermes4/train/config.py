@@ -202,6 +202,11 @@ class TrainConfig(_Strict):
         return Path(given) if given else defaults[name]
 
 
+# What a trace that finished within the length-control budget trains besides its own close and end token
+# (`hermes4.train.length_control_data` says why).
+LengthControlAnchor = Literal["close", "lines", "trace"]
+
+
 class LengthControlConfig(_Strict):
     """The length-control SFT stage: generate, cut at the budget, train only on `</think>` + end of turn."""
 
@@ -220,7 +225,7 @@ class LengthControlConfig(_Strict):
     concurrency: int = Field(default=16, gt=0)
     keep_natural: bool = Field(default=False, description="also train (on the same two tokens) the traces that "
                                "closed </think> by themselves within the budget, at their own position")
-    anchor: Literal["close", "lines", "trace"] = Field(
+    anchor: LengthControlAnchor = Field(
         default="close", description="what a trace kept with keep_natural trains besides its own close and end "
         "token: nothing (close), the token it wrote after each line break of its reasoning (lines), or every token "
         "it wrote (trace). The cut traces teach closing when a trace is long; the anchors keep the short ones as "
@@ -234,7 +239,7 @@ class LengthControlConfig(_Strict):
     seed: int = 0
 
     @model_validator(mode="after")
-    def _budgets(self) -> LengthControlConfig:
+    def _consistent(self) -> LengthControlConfig:
         if self.verify_natural and not self.keep_natural:
             raise ValueError("verify_natural checks the traces that closed by themselves: set keep_natural too")
         if self.anchor != "close" and not self.keep_natural:

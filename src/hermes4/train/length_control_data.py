@@ -32,10 +32,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from hermes4.train.config import LengthControlAnchor as Anchor
 from hermes4.train.data import TokenizedSamples
 
 Outcome = Literal["closed", "cut", "short"]
-Anchor = Literal["close", "lines", "trace"]
 
 
 @dataclass(frozen=True)
