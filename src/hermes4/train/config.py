@@ -232,8 +232,8 @@ class LengthControlConfig(_Strict):
         "the model wrote them (a small model otherwise closes them early too, or drifts on what it just learned)")
     verify_natural: bool = Field(default=False, description="with keep_natural: keep only the traces that closed by "
                                  "themselves whose answer the verifier of their prompt's env accepts (prompts written "
-                                 "by a recipe's data stage name their env and item); a wrong one would train the "
-                                 "model on its own mistake")
+                                 "by a recipe's data stage name their env and item; those of a prompt that does not "
+                                 "are kept unchecked); a wrong one would train the model on its own mistake")
     traces_out: str | None = Field(default=None, description="JSONL of generated traces; defaults under output_dir")
     train: TrainConfig = Field(description="the SFT run over the cut traces (model = the previous checkpoint)")
     seed: int = 0
