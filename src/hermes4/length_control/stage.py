@@ -80,6 +80,7 @@ def natural_verdicts(traces: list[GeneratedTrace], conversations: list[Conversat
     the other traces and for prompts that do not name their env item (`meta.env`, `meta.id`, `meta.split`,
     `meta.seed`, as a recipe's data stage writes them)."""
     from hermes4.envs import Trajectory, get_env
+    from hermes4.parse import parse
 
     items: dict[tuple, dict[str, Any]] = {}
     envs: dict[tuple, Any] = {}
@@ -99,9 +100,8 @@ def natural_verdicts(traces: list[GeneratedTrace], conversations: list[Conversat
         if item is None:
             verdicts.append(None)
             continue
-        thinking, _, answer = trace.reasoning.partition(THINK_END)
-        trajectory = Trajectory.from_text(answer, reasoning=thinking.removeprefix("<think>"),
-                                          finish_reason=trace.reasoning_finish)
+        # read as the eval reads a generation: the parse layer splits reasoning from the answer
+        trajectory = Trajectory(messages=[parse(trace.reasoning).to_message()], finish_reason=trace.reasoning_finish)
         verdicts.append(env.verify(item, trajectory).status == "pass")
     return verdicts
 
