@@ -92,6 +92,13 @@ def test_mix_over_shard_stores_draws_the_same_samples(tiny_tokenizer, tmp_path):
     assert [s.tokenize.cache for s in report.sources] == ["miss", "miss"]
 
 
+class OneRank:
+    rank, world_size, is_main = 0, 1, True
+
+    def barrier(self):
+        pass
+
+
 def test_hermes4_tokenize_writes_the_stores_the_trainer_maps(tiny_model_dir, tmp_path):
     (tmp_path / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records(30)))
     train = {"model": {"path": str(tiny_model_dir)}, "output_dir": str(tmp_path / "run"),
@@ -111,12 +118,6 @@ def test_hermes4_tokenize_writes_the_stores_the_trainer_maps(tiny_model_dir, tmp
     from hermes4.train.trainer import build_samples
     from hermes4.train.vocab import training_tokenizer
 
-    class OneRank:
-        rank, world_size, is_main = 0, 1, True
-
-        def barrier(self):
-            pass
-
     cfg = load_train_config(config)
     (tmp_path / "run").mkdir(exist_ok=True)
     samples = build_samples(cfg, OneRank(), training_tokenizer(str(tiny_model_dir), "chatml")[0])
@@ -132,3 +133,69 @@ def test_hermes4_tokenize_writes_the_stores_the_trainer_maps(tiny_model_dir, tmp
 def test_an_empty_source_is_an_empty_store(tiny_tokenizer, tmp_path, n):
     samples, report = build_store(lambda: iter(records(n)), tmp_path / "e", tiny_tokenizer, TokenizeOptions(), key="k")
     assert len(samples) == 0 and report.conversations == 0
+
+
+def test_digests_name_a_sample_by_its_ids_and_mask_in_every_view(tiny_tokenizer, tmp_path):
+    samples, _ = build_store(lambda: iter(records(9)), tmp_path / "s", tiny_tokenizer, TokenizeOptions(), key="k",
+                             shard_size=4)
+    digests = samples.digests()
+    assert digests.dtype == np.uint64 and len(set(digests.tolist())) == 9  # nine different samples
+    in_memory, _ = tokenize_conversations([Conversation.parse(r) for r in records(9)], tiny_tokenizer)
+    assert np.array_equal(in_memory.digests(), digests)  # one shard or three, mapped or not
+    assert np.array_equal(SampleView(samples, np.array([8, 2, 8])).digests(), digests[[8, 2, 8]])
+    ids, mask = (np.asarray(a) for a in in_memory.sample(0))
+    flipped = mask.copy()
+    flipped[-1] ^= 1
+    from hermes4.train.data import TokenizedSamples
+
+    variants = TokenizedSamples.from_lists([(ids.tolist(), mask.tolist()), (ids.tolist(), flipped.tolist()),
+                                            (ids[:-1].tolist(), mask[:-1].tolist()),
+                                            (ids[::-1].tolist(), mask[::-1].tolist())])
+    first, *others = variants.digests().tolist()
+    assert first == digests[0] and first not in others  # the same sample; a mask bit, one token less, reordered
+    assert len(set(others)) == 3
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_content_order_makes_the_mix_independent_of_record_order(tiny_tokenizer, tmp_path, shared):
+    """The sampler writes answers as they complete: the same records in another file order must give the same
+    samples in the same order (best-fit packing's bins follow it), draws included."""
+    rows = records(20)
+    shuffled = [rows[i] for i in np.random.default_rng(3).permutation(len(rows))]
+    built = []
+    for name, rows_in_file in (("in-order", rows), ("shuffled", shuffled)):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows_in_file))
+        (folder / "b.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows_in_file if r in rows[:7]))
+        spec = {"sources": [{"path": str(folder / "a.jsonl"), "count": 11}, {"path": str(folder / "b.jsonl")}]}
+        options = {"shared": SharedTokenization(shard_size=6)} if shared else {}
+        built.append([build_mix(spec, tiny_tokenizer, cache_dir=folder / "cache", content_order=order, **options)[0]
+                      for order in (True, False)])
+    (ordered, file_order), (ordered_shuffled, file_order_shuffled) = built
+    assert len(ordered) == 18
+    assert_same_samples(ordered_shuffled, ordered)
+    assert not np.array_equal(file_order.lengths, file_order_shuffled.lengths)  # what content order is for
+
+
+@pytest.mark.parametrize("pack_algo", ["bfd", "first-fit"])
+def test_the_trainer_packs_the_same_bins_whatever_the_record_order_under_bfd(tiny_model_dir, tmp_path, pack_algo):
+    from hermes4.train.config import TrainConfig
+    from hermes4.train.packing import pack
+    from hermes4.train.trainer import build_samples
+    from hermes4.train.vocab import training_tokenizer
+
+    tokenizer = training_tokenizer(str(tiny_model_dir), "chatml")[0]
+    rows = records(40)
+    packed = []
+    for name, order in (("in-order", range(40)), ("shuffled", np.random.default_rng(5).permutation(40))):
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(rows[i]) + "\n" for i in order))
+        cfg = TrainConfig.model_validate({
+            "model": {"path": str(tiny_model_dir)}, "output_dir": str(tmp_path / name),
+            "data": {"mix": {"sources": [{"path": str(tmp_path / f"{name}.jsonl")}]}, "seq_len": 256,
+                     "pack_algo": pack_algo}})
+        (tmp_path / name).mkdir()
+        samples = build_samples(cfg, OneRank(), tokenizer)
+        packing = pack(samples.lengths, cfg.data.seq_len, algo=pack_algo, seed=cfg.seed)
+        packed.append([[samples.sample(i)[0].tobytes() for i in packing.bin(b)] for b in range(packing.num_bins)])
+    assert (packed[0] == packed[1]) == (pack_algo == "bfd")

@@ -74,7 +74,12 @@ class DataConfig(_Strict):
     thinking: bool | None = Field(default=None, description="render every conversation with thinking (None: its own)")
     keep_cots: bool | None = None
     train_last_turn_only: bool = False
-    pack_algo: Literal["bfd", "first-fit"] = "bfd"
+    pack_algo: Literal["bfd", "first-fit"] = Field(
+        default="bfd",
+        description="bfd: best-fit decreasing over every sample, bins shuffled by the seed; the samples are put in "
+        "content order first, so the run depends on the records, not their order in the files. first-fit: "
+        "samples in file order, bins read in order",
+    )
     cache_dir: str | None = Field(default=None, description="tokenization cache; defaults to <output_dir>/cache")
     workers: int = Field(default=1, ge=1, description="tokenization processes")
 

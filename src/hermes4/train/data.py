@@ -23,6 +23,34 @@ if TYPE_CHECKING:
     from hermes4.chat import Conversation
 
 
+_DIGEST_CHUNK_TOKENS = 1 << 22
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser, elementwise on uint64 (wrapping arithmetic): a fixed, well-mixed hash of each value."""
+    with np.errstate(over="ignore"):
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def _sample_digests(input_ids: np.ndarray, loss_mask: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Per sample: the wrapping sum over its tokens of hash(position, id, mask), plus a hash of its length.
+    Vectorised (no Python loop per sample); `offsets` start at 0 and index these arrays."""
+    lengths = np.diff(offsets)
+    position = np.arange(len(input_ids), dtype=np.int64) - np.repeat(offsets[:-1], lengths)
+    token = input_ids.astype(np.uint64) * np.uint64(2) + loss_mask.astype(np.uint64)
+    values = _splitmix64(position.astype(np.uint64) << np.uint64(33) ^ token)
+    sums = np.zeros(len(lengths), dtype=np.uint64)
+    nonempty = lengths > 0
+    if len(values):
+        with np.errstate(over="ignore"):
+            sums[nonempty] = np.add.reduceat(values, offsets[:-1][nonempty])
+    with np.errstate(over="ignore"):
+        return sums + _splitmix64(lengths.astype(np.uint64))
+
+
 @dataclass
 class TokenizedSamples:
     """Samples as CSR arrays: sample `i` is `input_ids[offsets[i]:offsets[i+1]]` with its `loss_mask` (1 = trained)."""
@@ -99,6 +127,20 @@ class TokenizedSamples:
             offsets=offsets,
             sources=[self.sources[i] for i in indices.tolist()] if self.sources else [],
         )
+
+    def digests(self) -> np.ndarray:
+        """uint64 [n]: a digest of each sample's ids and loss mask (equal samples, equal digests), computed in
+        chunks of ~4M tokens so a memory-mapped shard is never read whole into memory."""
+        out = np.zeros(len(self), dtype=np.uint64)
+        first = 0
+        while first < len(self):
+            last = int(np.searchsorted(self.offsets, self.offsets[first] + _DIGEST_CHUNK_TOKENS, side="right")) - 1
+            last = min(max(last, first + 1), len(self))
+            start, end = int(self.offsets[first]), int(self.offsets[last])
+            offsets = self.offsets[first : last + 1] - start
+            out[first:last] = _sample_digests(self.input_ids[start:end], self.loss_mask[start:end], offsets)
+            first = last
+        return out
 
     def save(self, directory: str | Path) -> None:
         directory = Path(directory)

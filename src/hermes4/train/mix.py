@@ -213,10 +213,15 @@ def build_mix(
     workers: int = 1,
     base_dir: str | Path | None = None,
     shared: SharedTokenization | None = None,
+    content_order: bool = False,
 ) -> tuple[Any, MixReport]:
     """Tokenize every source (cached), draw each source's samples, and return them concatenated in source order.
 
-    The order inside the result does not matter for training: packing shuffles bins with its own seed.
+    `content_order`: each source's samples are first sorted by their content digest, so the draw and the result
+    depend on the records and not on their order in the files (the sampler writes answers in the order they
+    complete). Best-fit packing needs it: which of several equal-length samples shares a bin with which follows
+    their order, and so does everything the model sees. Without it, a source keeps its file order (what
+    order-preserving first-fit packing is for).
     `base_dir`: relative source paths are resolved against it (e.g. the recipe file's folder).
     `shared`: memory-mapped shard stores in `cache_dir` instead of in-memory samples (see `SharedTokenization`).
     """
@@ -241,16 +246,20 @@ def build_mix(
             )
         else:
             samples, tokenized = _source_store(path, source, tokenizer, options, cache_dir, workers, shared)
+        order = np.argsort(samples.digests(), kind="stable") if content_order else None
         requested = source.count if source.count is not None else shares.get(index)
-        if requested is None:
-            chosen = samples
-        else:
+        indices = order
+        if requested is not None:
             rng = np.random.default_rng([spec.seed, index])
             try:
                 drawn = draw(len(samples), requested, rng)
             except MixError as exc:
                 raise MixError(f"mix.sources[{index}] ({source.label}): {exc}") from None
-            chosen = samples.select(drawn) if shared is None else SampleView(samples, drawn)
+            indices = drawn if order is None else order[drawn]
+        if indices is None:
+            chosen = samples
+        else:
+            chosen = samples.select(indices) if shared is None else SampleView(samples, indices)
         parts.append(chosen)
         report.sources.append(
             SourceReport(name=source.label, tokenize=tokenized, requested=requested, drawn=len(chosen), tokens=chosen.num_tokens)

@@ -56,6 +56,9 @@ class ConcatSamples:
         part = int(np.searchsorted(self.starts, index, side="right")) - 1
         return self.parts[part].sample(index - int(self.starts[part]))
 
+    def digests(self) -> np.ndarray:
+        return (np.concatenate([p.digests() for p in self.parts]) if self.parts else np.zeros(0, dtype=np.uint64))
+
 
 class SampleView:
     """The samples `indices` of `base` (repeats allowed), in that order, without copying tokens."""
@@ -74,6 +77,9 @@ class SampleView:
 
     def sample(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         return self.base.sample(int(self.indices[index]))
+
+    def digests(self) -> np.ndarray:
+        return self.base.digests()[self.indices]
 
 
 def is_store(directory: str | Path) -> bool:

@@ -151,6 +151,8 @@ def build_samples(cfg: TrainConfig, env: Distributed, tokenizer: Any) -> Any:
         fits = np.asarray(samples.lengths) <= d.seq_len
         if not fits.all():  # a pre-tokenized folder made for a longer context: drop, count, report
             samples = SampleView(samples, np.flatnonzero(fits))
+        if d.pack_algo == "bfd":  # in content order, as a mix is (build_mix's content_order says why)
+            samples = SampleView(samples, np.argsort(samples.digests(), kind="stable"))
         if env.is_main:
             report = {"tokenized": d.tokenized, "samples": len(samples), "dropped_overlong": int((~fits).sum()),
                       "tokens": int(samples.num_tokens)}
@@ -165,7 +167,7 @@ def build_samples(cfg: TrainConfig, env: Distributed, tokenizer: Any) -> Any:
     shared = SharedTokenization(writer=env.rank, writers=env.world_size, barrier=env.barrier)
     try:
         samples, report = build_mix(d.mix, tokenizer, tokenize_options(cfg), cache_dir=data_cache_dir(cfg),
-                                    workers=d.workers, shared=shared)
+                                    workers=d.workers, shared=shared, content_order=d.pack_algo == "bfd")
     except (MixError, ConversationError, StoreError) as exc:  # bad data (not UTF-8 too) is the user's input: name it, no traceback
         raise ConfigError(f"train.data: {exc}") from None
     if env.is_main:
