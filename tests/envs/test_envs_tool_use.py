@@ -119,7 +119,7 @@ def test_question_and_program_name_the_input_alike_and_the_program_prints_the_an
 
     rng = random.Random(3)
     for comp in COMPUTATIONS:
-        params = comp.draw(rng)
+        params = comp.draw(rng, 10**12)
         if comp.name == "count_primes":
             params = {"n": 5000}  # keep the sieve quick
         question, program = comp.question(params), comp.program(params)
@@ -129,3 +129,19 @@ def test_question_and_program_name_the_input_alike_and_the_program_prints_the_an
         assert stated and all(f"{name} = {value}" in program.splitlines() for name, value in stated), (question, program)
         printed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60).stdout
         assert printed == f"Answer: {comp.solve(params)}\n"
+
+
+def test_max_digits_caps_every_input_and_keeps_the_items_solvable():
+    capped = get_env("tool_use:n=40,max_digits=4")
+    items = capped.items()
+    assert {item.meta["task"] for item in items} == {c.name for c in COMPUTATIONS}
+    for item in items:
+        assert all(value <= 9999 for value in item.meta["params"].values()), item.meta
+        comp, params = recognise_computation(item.prompt.messages[0].content)
+        assert comp.solve(params) == item.reference["answer"]
+    sizes = [len(str(item.meta["params"]["n"])) for item in items if item.meta["task"] == "collatz_steps"]
+    assert max(sizes) == 4 and min(sizes) >= 3  # the range's top moved down, not every input to the top
+    uncapped = get_env("tool_use:n=40").items()
+    assert max(i.meta["params"]["n"] for i in uncapped if i.meta["task"] == "collatz_steps") > 10**5
+    with pytest.raises(ValueError, match="max_digits"):
+        get_env("tool_use:n=4,max_digits=1")

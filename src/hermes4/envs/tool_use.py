@@ -42,7 +42,14 @@ class Computation:
     question: Callable[[dict[str, int]], str]
     solve: Callable[[dict[str, int]], int]
     program: Callable[[dict[str, int]], str]
-    draw: Callable[[random.Random], dict[str, int]]
+    draw: Callable[[random.Random, int], dict[str, int]]  # (rng, the largest input allowed) -> inputs
+
+
+def _between(rng: random.Random, low: int, high: int, largest: int) -> int:
+    """An integer in [low, high], with `high` lowered to `largest` (and `low` with it, to a tenth of that)."""
+    if largest < high:
+        high, low = largest, min(low, max(1, largest // 10))
+    return rng.randint(low, high)
 
 
 def _primes_below(n: int) -> int:
@@ -85,7 +92,7 @@ COMPUTATIONS: list[Computation] = [
         lambda p: f"Let n = {p['b']} ** {p['e']}. What is the sum of the decimal digits of n?",
         lambda p: sum(int(d) for d in str(p["b"] ** p["e"])),
         lambda p: f"n = {p['b']} ** {p['e']}\nprint(\"Answer:\", sum(int(d) for d in str(n)))",
-        lambda r: {"b": r.randint(3, 99), "e": r.randint(40, 300)},
+        lambda r, top: {"b": _between(r, 3, 99, top), "e": _between(r, 40, 300, top)},
     ),
     Computation(
         "count_primes",
@@ -97,7 +104,7 @@ COMPUTATIONS: list[Computation] = [
             "for i in range(2, int(n ** 0.5) + 1):\n    if sieve[i]:\n        sieve[i*i::i] = [False] * len(range(i*i, n, i))\n"
             "print(\"Answer:\", sum(sieve))"
         ),
-        lambda r: {"n": r.randint(1000, 200000)},
+        lambda r, top: {"n": _between(r, 1000, 200000, top)},
     ),
     Computation(
         "fibonacci_mod",
@@ -106,7 +113,8 @@ COMPUTATIONS: list[Computation] = [
         lambda p: _fib_mod(p["k"], p["m"]),
         lambda p: (f"k = {p['k']}\nm = {p['m']}\na, b = 0, 1\nfor _ in range(k):\n    a, b = b, (a + b) % m\n"
                    "print(\"Answer:\", a)"),
-        lambda r: {"k": r.randint(200, 5000), "m": r.choice([1000003, 998244353, 65537, 10007])},
+        lambda r, top: {"k": _between(r, 200, 5000, top),
+                        "m": r.choice([m for m in (1000003, 998244353, 65537, 10007) if m <= top] or [97])},
     ),
     Computation(
         "collatz_steps",
@@ -115,7 +123,7 @@ COMPUTATIONS: list[Computation] = [
         lambda p: _collatz(p["n"]),
         lambda p: (f"n = {p['n']}\nsteps = 0\nwhile n != 1:\n    n = n // 2 if n % 2 == 0 else 3 * n + 1\n"
                    "    steps += 1\nprint(\"Answer:\", steps)"),
-        lambda r: {"n": r.randint(1000, 10**7)},
+        lambda r, top: {"n": _between(r, 1000, 10**7, top)},
     ),
     Computation(
         "divisor_count",
@@ -123,7 +131,7 @@ COMPUTATIONS: list[Computation] = [
         lambda p: f"Let n = {p['n']}. How many positive divisors does n have?",
         lambda p: _divisors(p["n"]),
         lambda p: f"n = {p['n']}\nprint(\"Answer:\", sum(1 for d in range(1, n + 1) if n % d == 0))",
-        lambda r: {"n": r.randint(10**4, 10**6)},
+        lambda r, top: {"n": _between(r, 10**4, 10**6, top)},
     ),
 ]
 _FIELDS = {"digit_sum_power": ("b", "e"), "count_primes": ("n",), "fibonacci_mod": ("k", "m"), "collatz_steps": ("n",), "divisor_count": ("n",)}
@@ -208,13 +216,19 @@ class ToolUseEnv(Env):
 
     check_timeout_s = 5.0
 
-    def __init__(self, n: int = 100, seed: int = 0, bonus: float = 0.25, tasks: list[str] | None = None, max_tool_calls: int = 4) -> None:
+    def __init__(self, n: int = 100, seed: int = 0, bonus: float = 0.25, tasks: list[str] | None = None,
+                 max_tool_calls: int = 4, max_digits: int | None = None) -> None:
+        """`max_digits`: no input has more digits (each range's top lowered to it): shorter numbers to carry from the
+        question into the program, for a model too small to copy seven digits reliably."""
+        if max_digits is not None and max_digits < 2:
+            raise ValueError(f"option max_digits: at least 2, got {max_digits}")
         known = [c.name for c in COMPUTATIONS]
         bad = [t for t in tasks or [] if t not in known]
         if bad:
             raise ValueError(f"option tasks: unknown task {bad[0]!r}; known: {', '.join(known)}")
         self.computations = [c for c in COMPUTATIONS if not tasks or c.name in tasks]
         self.n, self.seed, self.bonus, self.max_tool_calls = n, seed, bonus, max_tool_calls
+        self.largest_input = 10**max_digits - 1 if max_digits is not None else 10**12
 
     def items(self, split: str = "train", seed: int = 0) -> list[Item]:
         from hermes4.envs.procedural.env import task_rng
@@ -224,7 +238,7 @@ class ToolUseEnv(Env):
         for index in range(self.n):
             rng = task_rng(f"tool_use|{split}", self.seed + seed, index)
             comp = self.computations[index % len(self.computations)]
-            params = comp.draw(rng)
+            params = comp.draw(rng, self.largest_input)
             text = f"{comp.question(params)}\n\n{TOOL_HINT} {ANSWER_INSTRUCTION}"
             out.append(
                 Item(
