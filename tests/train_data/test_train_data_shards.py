@@ -140,6 +140,10 @@ def test_digests_name_a_sample_by_its_ids_and_mask_in_every_view(tiny_tokenizer,
                              shard_size=4)
     digests = samples.digests()
     assert digests.dtype == np.uint64 and len(set(digests.tolist())) == 9  # nine different samples
+    # written with each shard (hashed once, not at every start); a store written without them is hashed on read
+    assert all((shard_dir(tmp_path / "s", k) / "digests.npy").is_file() for k in range(3))
+    (shard_dir(tmp_path / "s", 1) / "digests.npy").unlink()
+    assert np.array_equal(open_samples(tmp_path / "s").digests(), digests)
     in_memory, _ = tokenize_conversations([Conversation.parse(r) for r in records(9)], tiny_tokenizer)
     assert np.array_equal(in_memory.digests(), digests)  # one shard or three, mapped or not
     assert np.array_equal(SampleView(samples, np.array([8, 2, 8])).digests(), digests[[8, 2, 8]])

@@ -59,6 +59,8 @@ class TokenizedSamples:
     loss_mask: np.ndarray  # uint8 [total tokens]
     offsets: np.ndarray  # int64 [n + 1]
     sources: list[str] = field(default_factory=list)  # per sample: the name of the source it came from ("" if none)
+    # `digests()` once computed, or as saved beside the arrays (a store is hashed when written, not at every start)
+    saved_digests: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.input_ids) != len(self.loss_mask) or self.offsets[-1] != len(self.input_ids):
@@ -131,6 +133,8 @@ class TokenizedSamples:
     def digests(self) -> np.ndarray:
         """uint64 [n]: a digest of each sample's ids and loss mask (equal samples, equal digests), computed in
         chunks of ~4M tokens so a memory-mapped shard is never read whole into memory."""
+        if self.saved_digests is not None:
+            return self.saved_digests
         out = np.zeros(len(self), dtype=np.uint64)
         first = 0
         while first < len(self):
@@ -140,6 +144,7 @@ class TokenizedSamples:
             offsets = self.offsets[first : last + 1] - start
             out[first:last] = _sample_digests(self.input_ids[start:end], self.loss_mask[start:end], offsets)
             first = last
+        self.saved_digests = out
         return out
 
     def save(self, directory: str | Path) -> None:
@@ -148,6 +153,7 @@ class TokenizedSamples:
         np.save(directory / "input_ids.npy", self.input_ids)
         np.save(directory / "loss_mask.npy", self.loss_mask)
         np.save(directory / "offsets.npy", self.offsets)
+        np.save(directory / "digests.npy", self.digests())
         (directory / "sources.json").write_text(json.dumps(self.sources))
 
     @classmethod
@@ -159,6 +165,7 @@ class TokenizedSamples:
             loss_mask=np.load(directory / "loss_mask.npy", mmap_mode=mode),
             offsets=np.load(directory / "offsets.npy"),
             sources=json.loads((directory / "sources.json").read_text()),
+            saved_digests=np.load(directory / "digests.npy") if (directory / "digests.npy").is_file() else None,
         )
 
 
