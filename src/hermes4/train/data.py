@@ -44,10 +44,9 @@ def _sample_digests(input_ids: np.ndarray, loss_mask: np.ndarray, offsets: np.nd
     values = _splitmix64(position.astype(np.uint64) << np.uint64(33) ^ token)
     sums = np.zeros(len(lengths), dtype=np.uint64)
     nonempty = lengths > 0
-    if len(values):
-        with np.errstate(over="ignore"):
-            sums[nonempty] = np.add.reduceat(values, offsets[:-1][nonempty])
     with np.errstate(over="ignore"):
+        if nonempty.any():
+            sums[nonempty] = np.add.reduceat(values, offsets[:-1][nonempty])
         return sums + _splitmix64(lengths.astype(np.uint64))
 
 

@@ -33,7 +33,7 @@ from hermes4.train.data import (
     load_conversations,
     tokenize_conversations,
 )
-from hermes4.train.shards import ConcatSamples, SampleView
+from hermes4.train.shards import ConcatSamples, SampleView, digest_order
 
 if TYPE_CHECKING:
     from hermes4.chat import Conversation
@@ -246,7 +246,7 @@ def build_mix(
             )
         else:
             samples, tokenized = _source_store(path, source, tokenizer, options, cache_dir, workers, shared)
-        order = np.argsort(samples.digests(), kind="stable") if content_order else None
+        order = digest_order(samples) if content_order else None
         requested = source.count if source.count is not None else shares.get(index)
         indices = order
         if requested is not None:

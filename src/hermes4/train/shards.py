@@ -82,6 +82,12 @@ class SampleView:
         return self.base.digests()[self.indices]
 
 
+def digest_order(samples: Any) -> np.ndarray:
+    """Indices that put `samples` in the order of their content digests (ids and loss mask): the same records give
+    the same order whatever order their files hold them in. Equal samples tie, and either order of them is the same."""
+    return np.argsort(samples.digests(), kind="stable")
+
+
 def is_store(directory: str | Path) -> bool:
     return (Path(directory) / INDEX).is_file()
 

@@ -143,7 +143,7 @@ def build_samples(cfg: TrainConfig, env: Distributed, tokenizer: Any) -> Any:
     import json
 
     from hermes4.train.mix import SharedTokenization, build_mix
-    from hermes4.train.shards import SampleView, open_samples
+    from hermes4.train.shards import SampleView, digest_order, open_samples
 
     d = cfg.data
     if d.tokenized:
@@ -152,7 +152,7 @@ def build_samples(cfg: TrainConfig, env: Distributed, tokenizer: Any) -> Any:
         if not fits.all():  # a pre-tokenized folder made for a longer context: drop, count, report
             samples = SampleView(samples, np.flatnonzero(fits))
         if d.pack_algo == "bfd":  # in content order, as a mix is (build_mix's content_order says why)
-            samples = SampleView(samples, np.argsort(samples.digests(), kind="stable"))
+            samples = SampleView(samples, digest_order(samples))
         if env.is_main:
             report = {"tokenized": d.tokenized, "samples": len(samples), "dropped_overlong": int((~fits).sum()),
                       "tokens": int(samples.num_tokens)}
