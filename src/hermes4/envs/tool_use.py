@@ -45,6 +45,9 @@ class Computation:
     draw: Callable[[random.Random, int], dict[str, int]]  # (rng, the largest input allowed) -> inputs
 
 
+_NO_INPUT_CAP = 10**12  # above the top of every computation's range: without max_digits the draws are as written
+
+
 def _between(rng: random.Random, low: int, high: int, largest: int) -> int:
     """An integer in [low, high], with `high` lowered to `largest` (and `low` with it, to a tenth of that)."""
     if largest < high:
@@ -228,7 +231,7 @@ class ToolUseEnv(Env):
             raise ValueError(f"option tasks: unknown task {bad[0]!r}; known: {', '.join(known)}")
         self.computations = [c for c in COMPUTATIONS if not tasks or c.name in tasks]
         self.n, self.seed, self.bonus, self.max_tool_calls = n, seed, bonus, max_tool_calls
-        self.largest_input = 10**max_digits - 1 if max_digits is not None else 10**12
+        self.largest_input = 10**max_digits - 1 if max_digits is not None else _NO_INPUT_CAP
 
     def items(self, split: str = "train", seed: int = 0) -> list[Item]:
         from hermes4.envs.procedural.env import task_rng
