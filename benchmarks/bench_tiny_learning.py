@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=16, help="conversations per step")
     parser.add_argument("--lr", type=float, default=5e-3)
     parser.add_argument("--size", default="hidden_size=64,num_layers=2,num_heads=4,num_kv_heads=2,intermediate_size=512",
-                        help="TinySize fields, k=v comma-separated")
+                        help="TinySize fields, k=v comma-separated (head_dim too)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-new-tokens", type=int, default=200)
     parser.add_argument("--show", type=int, default=0, help="print this many failed outputs with the verifier's reason")

@@ -21,6 +21,7 @@ def register(app: typer.Typer) -> None:
         layers: int = typer.Option(2, "--layers"),
         heads: int = typer.Option(4, "--heads"),
         kv_heads: int = typer.Option(2, "--kv-heads"),
+        head_dim: int = typer.Option(0, "--head-dim", help="Width of one attention head; 0 = hidden size / heads."),
         intermediate_size: int = typer.Option(128, "--intermediate-size"),
         max_positions: int = typer.Option(8192, "--max-positions"),
         tie_embeddings: bool = typer.Option(True, "--tie-embeddings/--no-tie-embeddings"),
@@ -38,9 +39,13 @@ def register(app: typer.Typer) -> None:
                             ("--max-positions", max_positions), ("--vocab-size", vocab_size)):
             if value <= 0:
                 raise fail(f"{name}: must be positive, got {value}")
-        if hidden_size % heads or heads % kv_heads:
-            raise fail(f"--hidden-size {hidden_size} must divide by --heads {heads}, and --heads by --kv-heads {kv_heads}")
-        size = TinySize(hidden_size, layers, heads, kv_heads, intermediate_size, max_positions, tie_embeddings)
+        if head_dim < 0:
+            raise fail(f"--head-dim: must be positive (or 0 for hidden size / heads), got {head_dim}")
+        if (not head_dim and hidden_size % heads) or heads % kv_heads:
+            raise fail(f"--hidden-size {hidden_size} must divide by --heads {heads} (or give --head-dim), "
+                       f"and --heads by --kv-heads {kv_heads}")
+        size = TinySize(hidden_size, layers, heads, kv_heads, intermediate_size, max_positions, tie_embeddings,
+                        head_dim=head_dim or None)
         if out_dir.exists() and not out_dir.is_dir():
             raise fail(f"{out_dir}: exists and is not a folder")
         path = init_tiny(out_dir, format=format, size=size, vocab_size=vocab_size, seed=seed)

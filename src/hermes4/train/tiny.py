@@ -43,6 +43,9 @@ class TinySize:
     intermediate_size: int = 128
     max_position_embeddings: int = 8192
     tie_embeddings: bool = True
+    # Width of one attention head; None = hidden_size // num_heads. Qwen3 lets it differ from that (its q/k/v
+    # projections map hidden_size to num_heads x head_dim), so heads can be wider than a tiny residual stream.
+    head_dim: int | None = None
 
 
 def domain_texts(mix: Any, format: str = "chatml") -> Iterator[str]:
@@ -143,10 +146,10 @@ def init_tiny(
     from transformers import GenerationConfig, Qwen3Config, Qwen3ForCausalLM
 
     size = size or TinySize()
-    if size.hidden_size % size.num_heads or size.num_heads % size.num_kv_heads:
+    if (size.head_dim is None and size.hidden_size % size.num_heads) or size.num_heads % size.num_kv_heads:
         raise ValueError(
-            f"tiny size: hidden_size ({size.hidden_size}) must divide by num_heads ({size.num_heads}) "
-            f"and num_heads by num_kv_heads ({size.num_kv_heads})"
+            f"tiny size: hidden_size ({size.hidden_size}) must divide by num_heads ({size.num_heads}) unless "
+            f"head_dim is given, and num_heads by num_kv_heads ({size.num_kv_heads})"
         )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -164,7 +167,7 @@ def init_tiny(
         num_hidden_layers=size.num_layers,
         num_attention_heads=size.num_heads,
         num_key_value_heads=size.num_kv_heads,
-        head_dim=size.hidden_size // size.num_heads,
+        head_dim=size.head_dim or size.hidden_size // size.num_heads,
         max_position_embeddings=size.max_position_embeddings,
         tie_word_embeddings=size.tie_embeddings,
         bos_token_id=bos_id,
