@@ -119,8 +119,8 @@ def check_model(model_dir: str | Path, device: str) -> None:
     head_dim = config.get("head_dim") or (config["hidden_size"] // heads if heads and config.get("hidden_size") else None)
     if device == "cpu" and head_dim is not None and head_dim not in CPU_HEAD_SIZES:
         raise EngineError(f"{model_dir}: head_dim {head_dim} is not supported by vLLM's CPU attention (supported: "
-                          f"{', '.join(map(str, CPU_HEAD_SIZES))}); make the tiny model with e.g. "
-                          "`hermes4 tiny init DIR --hidden-size 128 --heads 2 --kv-heads 1` (head_dim 64)")
+                          f"{', '.join(map(str, CPU_HEAD_SIZES))}); make the tiny model with wider heads, e.g. "
+                          "`hermes4 tiny init DIR --head-dim 32` (recipes/tiny.yaml's shape) or `--head-dim 64`")
 
 
 # ---- the command -------------------------------------------------------------------------------------------

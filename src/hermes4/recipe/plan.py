@@ -23,9 +23,10 @@ from hermes4.recipe.config import RecipeError
 from hermes4.recipe.resolve import ResolvedRecipe
 
 # Measured: `make demo` (recipes/tiny.yaml) SFT stage on 2 CPU cores, 2 torchrun processes of one thread each (seq
-# 512, torch.compile): the mean of 5 seeds, 22,021-25,574 tokens/s; see benchmarks/RESULTS.md ## bench_fidelity.
-DEMO_CPU_TOKENS_PER_S = 23_400.0
-DEMO_CPU_LINEAR_PARAMS = 353_152  # the demo model's matmul parameters (hermes4.train.metrics.ModelShape.linear_params)
+# 512, torch.compile, head_dim 32): the mean of 5 seeds' medians, 22,876-23,901 tokens/s; see benchmarks/RESULTS.md
+# ## bench_fidelity.
+DEMO_CPU_TOKENS_PER_S = 23_340.0
+DEMO_CPU_LINEAR_PARAMS = 377_792  # the demo model's matmul parameters (hermes4.train.metrics.ModelShape.linear_params)
 # Reported: Hermes 4 technical report training table (seed 003): tokens processed / (B200 GPU-hours x 3600).
 REPORTED_B200 = {"qwen3-14b": 56e9 / (4_454 * 3600), "llama3.1-70b": 56e9 / (12_864 * 3600),
                  "llama3.1-405b": 56e9 / (71_616 * 3600)}
