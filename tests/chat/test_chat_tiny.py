@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import torch
 from typer.testing import CliRunner
 
@@ -73,3 +75,13 @@ def test_cli_tiny_init_rejects_bad_sizes(tmp_path):
     assert result.exit_code == 2
     assert "--heads" in result.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_cli_tiny_init_head_dim(tmp_path):
+    result = CliRunner().invoke(app, ["tiny", "init", str(tmp_path / "wide"), "--hidden-size", "30", "--heads", "4",
+                                      "--kv-heads", "2", "--head-dim", "16", "--layers", "1", "--vocab-size", "400"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads((tmp_path / "wide" / "config.json").read_text())["head_dim"] == 16  # 30 / 4 would not divide
+    result = CliRunner().invoke(app, ["tiny", "init", str(tmp_path / "bad"), "--head-dim", "-8"])
+    assert result.exit_code == 2 and "--head-dim" in result.stderr
+    assert not (tmp_path / "bad").exists()

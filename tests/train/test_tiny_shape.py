@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
@@ -28,3 +29,11 @@ def test_head_dim_defaults_to_hidden_over_heads(tmp_path: Path) -> None:
     size = TinySize(hidden_size=32, num_layers=1, num_heads=4, num_kv_heads=2, intermediate_size=64)
     model = AutoModelForCausalLM.from_pretrained(init_tiny(tmp_path / "m", size=size, vocab_size=400, seed=0))
     assert model.config.head_dim == 8
+
+
+def test_a_head_dim_below_one_is_refused(tmp_path: Path) -> None:
+    from hermes4.train.tiny import TinySize, init_tiny
+
+    with pytest.raises(ValueError, match="head_dim must be positive"):
+        init_tiny(tmp_path / "m", size=TinySize(head_dim=0), vocab_size=400)
+    assert not (tmp_path / "m").exists()

@@ -146,6 +146,8 @@ def init_tiny(
     from transformers import GenerationConfig, Qwen3Config, Qwen3ForCausalLM
 
     size = size or TinySize()
+    if size.head_dim is not None and size.head_dim < 1:
+        raise ValueError(f"tiny size: head_dim must be positive (or left out for hidden_size / num_heads), got {size.head_dim}")
     if (size.head_dim is None and size.hidden_size % size.num_heads) or size.num_heads % size.num_kv_heads:
         raise ValueError(
             f"tiny size: hidden_size ({size.hidden_size}) must divide by num_heads ({size.num_heads}) unless "
