@@ -47,6 +47,21 @@ class TinySize:
     # projections map hidden_size to num_heads x head_dim), so heads can be wider than a tiny residual stream.
     head_dim: int | None = None
 
+    def __post_init__(self) -> None:
+        # A shape Qwen3 cannot build is refused when the size is made, whoever makes it (init_tiny, the CLI, the plan).
+        if self.head_dim is not None and self.head_dim < 1:
+            raise ValueError(f"tiny size: head_dim must be positive (or left out for hidden_size / num_heads), got {self.head_dim}")
+        if (self.head_dim is None and self.hidden_size % self.num_heads) or self.num_heads % self.num_kv_heads:
+            raise ValueError(
+                f"tiny size: hidden_size ({self.hidden_size}) must divide by num_heads ({self.num_heads}) unless "
+                f"head_dim is given, and num_heads by num_kv_heads ({self.num_kv_heads})"
+            )
+
+    @property
+    def head_width(self) -> int:
+        """The width of one attention head: `head_dim`, or hidden_size / num_heads when it is left out."""
+        return self.head_dim or self.hidden_size // self.num_heads
+
 
 def domain_texts(mix: Any, format: str = "chatml") -> Iterator[str]:
     """The rendered text of every conversation of a training mix (`hermes4.train.mix.MixSpec` or its config form),
@@ -146,13 +161,6 @@ def init_tiny(
     from transformers import GenerationConfig, Qwen3Config, Qwen3ForCausalLM
 
     size = size or TinySize()
-    if size.head_dim is not None and size.head_dim < 1:
-        raise ValueError(f"tiny size: head_dim must be positive (or left out for hidden_size / num_heads), got {size.head_dim}")
-    if (size.head_dim is None and size.hidden_size % size.num_heads) or size.num_heads % size.num_kv_heads:
-        raise ValueError(
-            f"tiny size: hidden_size ({size.hidden_size}) must divide by num_heads ({size.num_heads}) unless "
-            f"head_dim is given, and num_heads by num_kv_heads ({size.num_kv_heads})"
-        )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer(format, vocab_size=vocab_size, hermes_tags=hermes_tags, extra_texts=tokenizer_texts)
@@ -169,7 +177,7 @@ def init_tiny(
         num_hidden_layers=size.num_layers,
         num_attention_heads=size.num_heads,
         num_key_value_heads=size.num_kv_heads,
-        head_dim=size.head_dim or size.hidden_size // size.num_heads,
+        head_dim=size.head_width,
         max_position_embeddings=size.max_position_embeddings,
         tie_word_embeddings=size.tie_embeddings,
         bos_token_id=bos_id,
