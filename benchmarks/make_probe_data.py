@@ -1,0 +1,80 @@
+"""Training data for the one-task probes of issue 19 (`bench_tiny_learning.py --data OUT`): N conversations of one
+of the tiny recipe's task families, from its env's train split (the probe scores the test split), written as the
+scripted teacher would write them but without planted mistakes, in one of these layouts:
+
+  json-direct   the smallest conforming object alone, fields in `required` order (the teacher, thinking off)
+  json-trace    thinking on, a reasoning trace that walks the schema's properties in order, each line a verbatim
+                copy of that property's schema followed by `is optional.` or `is required: "name": value`; the
+                object then lists the required fields in the order the trace found them (not the teacher's)
+  sorting       thinking on, the sorting task at difficulty 0 with the solver's trace (the teacher's)
+
+The JSON trace turns the direct answer's two hops (a name in `required` -> its property -> its type or bounds) into
+copies of spans of the prompt, so the probe tells a model that fails at the lookup from one that fails at copying.
+A run's own data (`runs/tiny/data/<family>`) is the other source, but it holds a few hundred conversations; these
+probes need thousands to tell "cannot learn" from "memorised".
+
+    .venv/bin/python benchmarks/make_probe_data.py --layout json-trace --n 6000 --out /tmp/json-trace.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from typing import Any
+
+TINY_JSON_ENV = "json_schema:tasks=produce,max_depth=0,max_fields=3,kinds=integer+boolean+enum"
+SORTING_ENV = "procedural:tasks=sorting,difficulty=0"
+OPENING = "Let me work through this step by step."  # one of the teacher's openings
+_RNG = random.Random(0)  # witness(minimal=True) draws nothing from it for these schemas; it needs one all the same
+
+
+def trace_answer(schema: dict[str, Any], required_value: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The property-walk trace and the object it arrives at (the required fields in property order)."""
+    lines = ["I go through the properties in order and fill each required one with the simplest value its schema allows."]
+    value: dict[str, Any] = {}
+    for name, sub in schema.get("properties", {}).items():
+        span = json.dumps({name: sub})[1:-1]  # json.dumps' separators, as the env renders the prompt's schema
+        if name in required_value:
+            value[name] = required_value[name]
+            lines.append(f"{span} is required: {json.dumps({name: value[name]})[1:-1]}")
+        else:
+            lines.append(f"{span} is optional.")
+    return "\n".join(lines), value
+
+
+def json_answer(schema: dict[str, Any], trace: bool) -> dict[str, Any]:
+    """The assistant message of a JSON-schema conversation in the json-direct or json-trace layout."""
+    from hermes4.envs.json_schema import witness
+
+    value = witness(schema, _RNG, minimal=True)
+    answer: dict[str, Any] = {"role": "assistant"}
+    if trace:
+        answer["reasoning_content"], value = trace_answer(schema, value)
+    answer["content"] = "```json\n" + json.dumps(value) + "\n```"
+    return answer
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--layout", choices=["json-direct", "json-trace", "sorting"], required=True)
+    parser.add_argument("--n", type=int, default=6000, help="conversations (items of the env's train split)")
+    parser.add_argument("--out", required=True, help="the JSONL file to write")
+    args = parser.parse_args()
+
+    from hermes4.envs import get_env
+
+    with open(args.out, "w", encoding="utf-8") as out:
+        for item in get_env(f"{SORTING_ENV if args.layout == 'sorting' else TINY_JSON_ENV},n={args.n}").items(split="train"):
+            if args.layout == "sorting":
+                answer = {"role": "assistant", "reasoning_content": f"{OPENING}\n{item.meta['solution']}",
+                          "content": f"Answer: {item.reference['answer']}"}
+            else:
+                answer = json_answer(item.reference["schema"], trace=args.layout == "json-trace")
+            messages = [m.model_dump(exclude_none=True) for m in item.prompt.messages] + [answer]
+            out.write(json.dumps({"messages": messages, "thinking": "reasoning_content" in answer}) + "\n")
+    print(f"wrote {args.n} {args.layout} conversations to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
