@@ -68,7 +68,11 @@ def test_sigkill_and_rerun_equal_an_uninterrupted_run(student_url, tmp_path):
     kills = 0
     while kills < 3:
         before = len(read_samples(out)) if out.exists() else 0
-        proc = subprocess.Popen(eval_cmd(student_url, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())
+        # One request in flight: the rest of the run takes seconds, so the kill lands mid-run even on a loaded
+        # machine (at 8 in flight the last session could finish inside the random wait). Concurrency is not part
+        # of a sample's key, so the sessions resume one another as a user's reruns would.
+        killed_cmd = eval_cmd(student_url, out, "--concurrency", "1")
+        proc = subprocess.Popen(killed_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())
         while proc.poll() is None and (len(read_samples(out)) if out.exists() else 0) < before + 4:
             time.sleep(0.02)
         time.sleep(rng.uniform(0.0, 0.3))
