@@ -64,6 +64,7 @@ def main() -> None:
 
     from hermes4.envs import get_env
 
+    written = 0
     with open(args.out, "w", encoding="utf-8") as out:
         for item in get_env(f"{SORTING_ENV if args.layout == 'sorting' else TINY_JSON_ENV},n={args.n}").items(split="train"):
             if args.layout == "sorting":
@@ -73,7 +74,8 @@ def main() -> None:
                 answer = json_answer(item.reference["schema"], trace=args.layout == "json-trace")
             messages = [m.model_dump(exclude_none=True) for m in item.prompt.messages] + [answer]
             out.write(json.dumps({"messages": messages, "thinking": "reasoning_content" in answer}) + "\n")
-    print(f"wrote {args.n} {args.layout} conversations to {args.out}")
+            written += 1
+    print(f"wrote {written} {args.layout} conversations to {args.out}")
 
 
 if __name__ == "__main__":
