@@ -1,12 +1,12 @@
 """Training data for the one-task probes of issue 19 (`bench_tiny_learning.py --data OUT`): N conversations of one
 of the tiny recipe's task families, from its env's train split (the probe scores the test split), written as the
-scripted teacher would write them but without planted mistakes, in one of these layouts:
+scripted teacher writes them (its own responders, with no planted mistake), in one of these layouts:
 
-  json-direct   the smallest conforming object alone, fields in `required` order (the teacher, thinking off)
+  json-direct   the smallest conforming object alone, fields in `required` order (the teacher's, thinking off)
   json-trace    thinking on, a reasoning trace that walks the schema's properties in order, each line a verbatim
                 copy of that property's schema followed by `is optional.` or `is required: "name": value`; the
                 object then lists the required fields in the order the trace found them (not the teacher's)
-  sorting       thinking on, the sorting task at difficulty 0 with the solver's trace (the teacher's)
+  sorting       thinking on, the sorting task at difficulty 0 answered by the scripted teacher itself
 
 The JSON trace turns the direct answer's two hops (a name in `required` -> its property -> its type or bounds) into
 copies of spans of the prompt, so the probe tells a model that fails at the lookup from one that fails at copying.
@@ -20,13 +20,30 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 from typing import Any
 
 TINY_JSON_ENV = "json_schema:tasks=produce,max_depth=0,max_fields=3,kinds=integer+boolean+enum"
 SORTING_ENV = "procedural:tasks=sorting,difficulty=0"
-OPENING = "Let me work through this step by step."  # one of the teacher's openings
-_RNG = random.Random(0)  # witness(minimal=True) draws nothing from it for these schemas; it needs one all the same
+FENCE = "```json\n{}\n```"  # the teacher's JSON answer
+
+
+def teacher_answer(question: str, thinking: bool) -> dict[str, Any]:
+    """The scripted teacher's own assistant message (first wording, no planted mistake), split as a server splits
+    it into reasoning and content."""
+    from hermes4.parse import parse
+    from hermes4.teacher import TeacherContext
+    from hermes4.teacher.model import RESPONDERS
+
+    ctx = TeacherContext(task_text=question, thinking=thinking)
+    text = next((out for out in (respond(ctx) for respond in RESPONDERS) if out is not None), None)
+    if text is None:
+        raise SystemExit(f"make_probe_data: the teacher does not recognise this question: {question[:80]!r}")
+    parsed = parse(text)
+    answer: dict[str, Any] = {"role": "assistant"}
+    if thinking:
+        answer["reasoning_content"] = parsed.reasoning
+    answer["content"] = parsed.content
+    return answer
 
 
 def trace_answer(schema: dict[str, Any], required_value: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -43,16 +60,17 @@ def trace_answer(schema: dict[str, Any], required_value: dict[str, Any]) -> tupl
     return "\n".join(lines), value
 
 
-def json_answer(schema: dict[str, Any], trace: bool) -> dict[str, Any]:
-    """The assistant message of a JSON-schema conversation in the json-direct or json-trace layout."""
-    from hermes4.envs.json_schema import witness
+def answer_in_layout(layout: str, question: str) -> dict[str, Any]:
+    """The assistant message of one probe conversation: the teacher's, or (json-trace) the teacher's object reached
+    by the property-walk trace."""
+    if layout != "json-trace":
+        return teacher_answer(question, thinking=layout == "sorting")
+    from hermes4.envs.json_schema import fenced_blocks
 
-    value = witness(schema, _RNG, minimal=True)
-    answer: dict[str, Any] = {"role": "assistant"}
-    if trace:
-        answer["reasoning_content"], value = trace_answer(schema, value)
-    answer["content"] = "```json\n" + json.dumps(value) + "\n```"
-    return answer
+    schema = json.loads(fenced_blocks(question)[0])
+    direct = json.loads(fenced_blocks(teacher_answer(question, thinking=False)["content"])[0])
+    reasoning, value = trace_answer(schema, direct)
+    return {"role": "assistant", "reasoning_content": reasoning, "content": FENCE.format(json.dumps(value))}
 
 
 def main() -> None:
@@ -67,11 +85,7 @@ def main() -> None:
     written = 0
     with open(args.out, "w", encoding="utf-8") as out:
         for item in get_env(f"{SORTING_ENV if args.layout == 'sorting' else TINY_JSON_ENV},n={args.n}").items(split="train"):
-            if args.layout == "sorting":
-                answer = {"role": "assistant", "reasoning_content": f"{OPENING}\n{item.meta['solution']}",
-                          "content": f"Answer: {item.reference['answer']}"}
-            else:
-                answer = json_answer(item.reference["schema"], trace=args.layout == "json-trace")
+            answer = answer_in_layout(args.layout, item.prompt.messages[-1].content)
             messages = [m.model_dump(exclude_none=True) for m in item.prompt.messages] + [answer]
             out.write(json.dumps({"messages": messages, "thinking": "reasoning_content" in answer}) + "\n")
             written += 1
