@@ -3,6 +3,8 @@ of the tiny recipe's task families, from its env's train split (the probe scores
 scripted teacher writes them (its own responders, with no planted mistake), in one of these layouts:
 
   json-direct   the smallest conforming object alone, fields in `required` order (the teacher's, thinking off)
+  json-every-field  the object with every property the schema declares, in the schema's order, each at the value
+                the teacher would give it (thinking off): no `required` lookup, each value read after its own name
   json-trace    thinking on, a reasoning trace that walks the schema's properties in order, each line a verbatim
                 copy of that property's schema followed by `is optional.` or `is required: "name": value`; the
                 object then lists the required fields in the order the trace found them (not the teacher's)
@@ -60,14 +62,26 @@ def trace_answer(schema: dict[str, Any], required_value: dict[str, Any]) -> tupl
     return "\n".join(lines), value
 
 
+def every_field_answer(schema: dict[str, Any]) -> dict[str, Any]:
+    """Every declared property in the schema's order, each at the teacher's value for it (`witness(minimal=True)`)."""
+    import random
+
+    from hermes4.envs.json_schema import witness
+
+    value = {name: witness(sub, random.Random(0), minimal=True) for name, sub in schema.get("properties", {}).items()}
+    return {"role": "assistant", "content": FENCE.format(json.dumps(value))}
+
+
 def answer_in_layout(layout: str, question: str) -> dict[str, Any]:
     """The assistant message of one probe conversation: the teacher's, or (json-trace) the teacher's object reached
-    by the property-walk trace."""
-    if layout != "json-trace":
+    by the property-walk trace, or (json-every-field) every property at the teacher's value for it."""
+    if layout in ("json-direct", "sorting"):
         return teacher_answer(question, thinking=layout == "sorting")
     from hermes4.envs.json_schema import fenced_blocks
 
     schema = json.loads(fenced_blocks(question)[0])
+    if layout == "json-every-field":
+        return every_field_answer(schema)
     direct = json.loads(fenced_blocks(teacher_answer(question, thinking=False)["content"])[0])
     reasoning, value = trace_answer(schema, direct)
     return {"role": "assistant", "reasoning_content": reasoning, "content": FENCE.format(json.dumps(value))}
@@ -75,7 +89,7 @@ def answer_in_layout(layout: str, question: str) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--layout", choices=["json-direct", "json-trace", "sorting"], required=True)
+    parser.add_argument("--layout", choices=["json-direct", "json-every-field", "json-trace", "sorting"], required=True)
     parser.add_argument("--n", type=int, default=6000, help="conversations (items of the env's train split)")
     parser.add_argument("--out", required=True, help="the JSONL file to write")
     args = parser.parse_args()

@@ -18,6 +18,7 @@ from hermes4.train.data import load_conversations
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "make_probe_data.py"
 ENVS = {"json-direct": "json_schema:tasks=produce,max_depth=0,max_fields=3,kinds=integer+boolean+enum",
+        "json-every-field": "json_schema:tasks=produce,max_depth=0,max_fields=3,kinds=integer+boolean+enum",
         "json-trace": "json_schema:tasks=produce,max_depth=0,max_fields=3,kinds=integer+boolean+enum",
         "sorting": "procedural:tasks=sorting,difficulty=0"}
 
@@ -37,7 +38,7 @@ def test_every_answer_passes_the_env_verifier(layout, tmp_path):
     assert len(rows) == len(items) == 30
     for item, row in zip(items, rows, strict=True):
         assert row["messages"][0]["content"] == item.prompt.messages[0].content
-        assert row["thinking"] == (layout != "json-direct")
+        assert row["thinking"] == (layout in ("json-trace", "sorting"))
         answer = Conversation.model_validate({"messages": row["messages"]})
         verdict = env.verify(item, Trajectory(messages=answer.messages[1:]))
         assert verdict.status == "pass", (layout, verdict)
@@ -58,6 +59,13 @@ def test_json_trace_copies_the_prompt_and_arrives_at_the_object(tmp_path):
             if name in schema["required"]:
                 assert line.endswith(f"is required: {json.dumps(name)}: {json.dumps(value[name])}")
         assert list(value) == [n for n in schema["properties"] if n in schema["required"]]
+
+
+def test_every_field_object_lists_each_property_in_the_schemas_order(tmp_path):
+    for row in make("json-every-field", tmp_path / "every.jsonl"):
+        schema = json.loads(fenced_blocks(row["messages"][0]["content"])[0])
+        value = json.loads(fenced_blocks(row["messages"][1]["content"])[0])
+        assert list(value) == list(schema["properties"])
 
 
 def test_bad_layout_is_refused(tmp_path):
