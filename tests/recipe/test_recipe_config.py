@@ -94,7 +94,7 @@ def test_fingerprints_change_exactly_downstream_of_an_edit(tmp_path):
     # the tiny model's tokenizer learns from the data (tokenizer_from_data), so the model and its eval follow it
     assert changed(lambda d: d["data"]["sample"][0].update(keep=2)) == {
         "data", "model", "eval-base", "sft", "eval-sft", "length-control", "eval-length-control", "report"}
-    assert changed(lambda d: d["length_control"].update(control_budget=200)) == {
+    assert changed(lambda d: d["length_control"].update(control_budget=120)) == {
         "length-control", "eval-length-control", "report"}
 
 
