@@ -63,12 +63,14 @@ def trace_answer(schema: dict[str, Any], required_value: dict[str, Any]) -> tupl
 
 
 def every_field_answer(schema: dict[str, Any]) -> dict[str, Any]:
-    """Every declared property in the schema's order, each at the teacher's value for it (`witness(minimal=True)`)."""
+    """The teacher's object (`witness(minimal=True)`) for the schema with every property required, in the schema's
+    order: each declared property at the teacher's value for it."""
     import random
 
     from hermes4.envs.json_schema import witness
 
-    value = {name: witness(sub, random.Random(0), minimal=True) for name, sub in schema.get("properties", {}).items()}
+    every_required = {**schema, "required": list(schema.get("properties", {}))}
+    value = witness(every_required, random.Random(0), minimal=True)  # minimal draws nothing from the rng
     return {"role": "assistant", "content": FENCE.format(json.dumps(value))}
 
 

@@ -17,9 +17,8 @@ from hermes4.envs.json_schema import fenced_blocks
 from hermes4.train.data import load_conversations
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "make_probe_data.py"
-ENVS = {"json-direct": "json_schema:tasks=produce,max_depth=0,max_fields=3,kinds=integer+boolean+enum",
-        "json-every-field": "json_schema:tasks=produce,max_depth=0,max_fields=3,kinds=integer+boolean+enum",
-        "json-trace": "json_schema:tasks=produce,max_depth=0,max_fields=3,kinds=integer+boolean+enum",
+TINY_JSON = "json_schema:tasks=produce,max_depth=0,max_fields=3,kinds=integer+boolean+enum"
+ENVS = {"json-direct": TINY_JSON, "json-every-field": TINY_JSON, "json-trace": TINY_JSON,
         "sorting": "procedural:tasks=sorting,difficulty=0"}
 
 
